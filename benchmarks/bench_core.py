@@ -1,0 +1,96 @@
+"""The posts' training loop against the core, and fused stacks of 4, 8 and 16 jobs, in one run.
+
+    MNISTGRID_DATA_DIR=../shared/data/mnist python benchmarks/bench_core.py --epochs 3 --threads 2
+
+Prints seconds per epoch, config-epochs per second, the ratio to the posts' loop, and the
+validation accuracy after the last epoch (the lr=1 member for fused stacks), so speed is compared
+at equal accuracy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+from torch.utils.data import DataLoader
+
+from mnistgrid.settings import load_settings
+from workers.datasets import load_task
+from workers.learner import fit
+from workers.spec import DataSpec, JobSpec
+from workers.train_data import TrainData
+
+
+def posts_loop(data: TrainData, model: str, epochs: int) -> tuple[float, float]:
+    """Post 1 as written: `list(zip(x, y))`, a shuffling DataLoader, `p.data -= p.grad * lr`."""
+    torch.manual_seed(0)
+
+    def init_params(size):
+        return torch.randn(size).requires_grad_()
+
+    if model == "linear":
+        params = [init_params((28 * 28, 10)), init_params(10)]
+
+        def net(xb):
+            return xb @ params[0] + params[1]
+    else:
+        params = [init_params((28 * 28, 64)), init_params(64), init_params((64, 10)), init_params(10)]
+
+        def net(xb):
+            return torch.sigmoid(xb @ params[0] + params[1]) @ params[2] + params[3]
+
+    def cross_entropy_loss(preds, y):
+        preds = torch.softmax(preds, axis=1)
+        return -torch.log(preds[range(len(preds)), y]).mean()
+
+    dl = DataLoader(list(zip(data.x_train, data.y_train)), batch_size=256, shuffle=True)
+    valid_dl = DataLoader(list(zip(data.x_valid, data.y_valid)), batch_size=256, shuffle=False)
+    start = time.perf_counter()
+    for _ in range(epochs):
+        for xb, yb in dl:
+            cross_entropy_loss(net(xb), yb).backward()
+            for p in params:
+                p.data -= p.grad * 1.0
+                p.grad.zero_()
+        with torch.no_grad():
+            accs = [(net(xb).argmax(1) == yb).float().mean() for xb, yb in valid_dl]
+        accuracy = torch.stack(accs).mean().item()
+    return (time.perf_counter() - start) / epochs, accuracy
+
+
+def core(data: TrainData, model: str, epochs: int, group: int) -> tuple[float, float]:
+    """`group` jobs with lrs spread around 1 (1 among them), trained as one stack."""
+    lrs = [1.0] if group == 1 else torch.logspace(-1, 0.5, group - 1).tolist() + [1.0]
+    specs = [JobSpec(model=model, lr=lr, epochs=epochs, device="cpu") for lr in lrs]
+    start = time.perf_counter()
+    results = fit(specs, data)
+    return (time.perf_counter() - start) / epochs, results[-1].final.valid_acc
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--models", default="linear,mlp")
+    parser.add_argument("--groups", default="1,4,8,16")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    settings = load_settings()
+    data = load_task(settings.data_dir, settings.cache_dir, DataSpec())
+    print(f"torch {torch.__version__}, {args.threads} threads, {args.epochs} epochs each")
+    print(f"{'model':<7} {'way':<14} {'s/epoch':>8} {'cfg-ep/s':>9} {'ratio':>6} {'accuracy':>9}")
+    for model in args.models.split(","):
+        base_seconds, accuracy = posts_loop(data, model, args.epochs)
+        print(f"{model:<7} {'posts loop':<14} {base_seconds:>8.3f} {1 / base_seconds:>9.2f} "
+              f"{1.0:>6.2f} {accuracy:>9.4f}")
+        for group in map(int, args.groups.split(",")):
+            seconds, accuracy = core(data, model, args.epochs, group)
+            rate = group / seconds
+            name = "core, 1 job" if group == 1 else f"fused x{group}"
+            print(f"{model:<7} {name:<14} {seconds:>8.3f} {rate:>9.2f} "
+                  f"{rate * base_seconds:>6.2f} {accuracy:>9.4f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""The plain frozen values the store takes and hands back; callers never see ORM rows."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """One job of a sweep being created. `spec` is `JobSpec.model_dump(mode="json")`."""
+
+    key: str
+    spec: Mapping[str, Any]
+    model: str
+    loss: str | None
+    lr: float | None
+    group_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SweepCreated:
+    sweep_id: int
+    name: str
+    # False when a sweep of that name and grid already existed (nothing was written).
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SweepInfo:
+    sweep_id: int
+    name: str
+    grid: Mapping[str, Any]
+    grid_hash: str
+    status: str
+    created_at: datetime
+    finished_at: datetime | None
+    # Jobs per status, every status present (zero when none).
+    counts: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def n_jobs(self) -> int:
+        return sum(self.counts.values())
+
+
+@dataclass(frozen=True, slots=True)
+class EpochRow:
+    """One epoch's metrics. Losses may be NaN or +-inf (diverged) or None (baseline)."""
+
+    epoch: int
+    train_loss: float | None
+    valid_loss: float | None
+    valid_acc: float | None
+    # NaN stands for a class with no validation examples.
+    per_class_acc: tuple[float, ...]
+    seconds: float
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.per_class_acc, tuple):
+            object.__setattr__(self, "per_class_acc", tuple(self.per_class_acc))
+
+
+@dataclass(frozen=True, slots=True)
+class JobInfo:
+    """A job's row plus its last epoch: what the status table and `mnistgrid show` print."""
+
+    job_id: int
+    sweep_id: int
+    key: str
+    model: str
+    loss: str | None
+    lr: float | None
+    group_key: str | None
+    status: str
+    attempts: int
+    worker: str | None
+    heartbeat_at: datetime | None
+    device: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str | None
+    final_acc: float | None
+    best_acc: float | None
+    best_epoch: int | None
+    train_seconds: float | None
+    last_epoch: int | None
+    last_valid_acc: float | None
+    # The full JobSpec as stored; `JobSpec.model_validate(params)` gives it back.
+    params: Mapping[str, Any]
+    run_info: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    epoch: int
+    state: bytes
+    saved_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A job this worker now holds: train it from `checkpoint` (or from scratch when None)."""
+
+    job_id: int
+    sweep_id: int
+    attempt: int
+    spec: Mapping[str, Any]
+    checkpoint: Checkpoint | None
+    group_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """What `finish_job` did. Truthy when the job's status changed."""
+
+    applied: bool
+    # True exactly once per sweep: this finish ended its last unfinished job.
+    sweep_finished: bool
+    sweep_id: int | None = None
+
+    def __bool__(self) -> bool:
+        return self.applied

@@ -1,0 +1,800 @@
+"""The one door to the database: every read and write of sweeps, jobs, epochs and checkpoints.
+
+    store = Store("sqlite:///mnistgrid.db")
+    claim = store.claim_job(job_id, worker="host:1234", lease_seconds=60.0)
+
+Each public method is one short transaction and hands back frozen records (db/records.py); no
+session stays open between calls. A transient `OperationalError` (PostgreSQL restarting, a
+dropped connection, a deadlock, SQLite still locked after its busy timeout) is retried with
+backoff, about 30 s in all; every write is idempotent, so a retry after an unknown outcome is safe.
+
+Leases: a running job belongs to `jobs.worker` while `jobs.heartbeat_at` is younger than the
+caller's `lease_seconds`. Times come from the database server's clock on PostgreSQL (workers on
+several machines) and from the local clock on SQLite (one machine).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import fields
+from datetime import UTC, datetime, timedelta
+from typing import Any, ParamSpec, TypeVar
+
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    and_,
+    exc,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from db.engine import make_engine, safe_url, session_scope
+from db.errors import DatabaseUnavailable
+from db.migrate import ensure_current, first_line
+from db.models import (
+    JOB_STATUSES,
+    TERMINAL_JOB_STATUSES,
+    UNFINISHED_JOB_STATUSES,
+    CheckpointModel,
+    EpochModel,
+    JobModel,
+    SweepModel,
+    UTCDateTime,
+    decode_float,
+    encode_float,
+)
+from db.records import (
+    Checkpoint,
+    Claim,
+    EpochRow,
+    Finished,
+    JobInfo,
+    NewJob,
+    SweepCreated,
+    SweepInfo,
+)
+from mnistgrid.errors import BadInput, NotFound
+from mnistgrid.settings import Settings
+
+DEFAULT_LEASE_SECONDS: float = Settings.model_fields["lease_seconds"].default
+# Pauses between tries: 6 tries over about 30 s (each pause is jittered down to half).
+RETRY_DELAYS: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 15.0)
+# Tries of create_sweep when another process takes the same name between our read and insert.
+_NAME_RACE_TRIES = 3
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _retrying(method: Callable[P, R]) -> Callable[P, R]:
+    """Re-run a whole transaction on a transient database error, a bounded number of times."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        store: Store = args[0]  # type: ignore[assignment]
+        delays = iter(store.retry_delays)
+        while True:
+            try:
+                return method(*args, **kwargs)
+            except exc.DBAPIError as error:
+                if not (isinstance(error, exc.OperationalError) or error.connection_invalidated):
+                    raise
+                delay = next(delays, None)
+                if delay is None:
+                    raise DatabaseUnavailable(
+                        f"database {safe_url(store.url)} kept failing "
+                        f"({len(store.retry_delays) + 1} tries): {first_line(error)}"
+                    ) from error
+                store.sleep(delay * random.uniform(0.5, 1.0))
+
+    return wrapper
+
+
+class Store:
+    """Sweeps, jobs, epochs and checkpoints in SQLite or PostgreSQL. See the module docstring."""
+
+    def __init__(self, url: str, *, retry_delays: Sequence[float] = RETRY_DELAYS) -> None:
+        self.url = url
+        self.retry_delays = tuple(retry_delays)
+        self.sleep: Callable[[float], None] = time.sleep
+        self._engine = make_engine(url)
+        try:
+            ensure_current(self._engine)
+        except BaseException:
+            self._engine.dispose()
+            raise
+        self._postgres = self._engine.dialect.name == "postgresql"
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # -- sweeps -----------------------------------------------------------------------------
+
+    @_retrying
+    def create_sweep(
+        self,
+        name: str,
+        grid: Mapping[str, Any],
+        grid_hash: str,
+        jobs: Sequence[NewJob],
+        *,
+        new: bool = False,
+    ) -> SweepCreated:
+        """Create a sweep and its jobs in one transaction, or find the same one already there.
+
+        Same name and hash: the existing sweep (`created=False`). Same name, other hash:
+        `BadInput`, unless `new`, which takes the next free name `NAME-2`, `NAME-3`, ...
+        """
+        rows = _job_rows(jobs)
+        for attempt in range(_NAME_RACE_TRIES):
+            try:
+                with self._write() as session:
+                    return self._create_sweep(session, name, dict(grid), grid_hash, rows, new)
+            except exc.IntegrityError:
+                # Another process inserted this name after we looked: look again.
+                if attempt == _NAME_RACE_TRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _create_sweep(
+        self,
+        session: Session,
+        name: str,
+        grid: dict[str, Any],
+        grid_hash: str,
+        rows: list[dict[str, Any]],
+        new: bool,
+    ) -> SweepCreated:
+        existing = session.execute(
+            select(SweepModel.sweep_id, SweepModel.grid_hash).where(SweepModel.name == name)
+        ).one_or_none()
+        if existing is not None:
+            if existing.grid_hash == grid_hash:
+                return SweepCreated(existing.sweep_id, name, created=False)
+            free = _next_free_name(session, name)
+            if not new:
+                raise BadInput(
+                    f"sweep {name} exists with a different grid; use --new to submit it as "
+                    f"{free}, or pick another name"
+                )
+            name = free
+        sweep_id = session.scalar(
+            insert(SweepModel)
+            .values(
+                name=name,
+                grid=grid,
+                grid_hash=grid_hash,
+                status="queued",
+                created_at=self._now(),
+            )
+            .returning(SweepModel.sweep_id)
+        )
+        assert sweep_id is not None
+        if rows:
+            for row in rows:
+                row["sweep_id"] = sweep_id
+            session.execute(insert(JobModel.__table__), rows)
+        return SweepCreated(sweep_id, name, created=True)
+
+    @_retrying
+    def get_sweep(self, ref: str | int) -> SweepInfo:
+        """A sweep by id or by name; `NotFound` if there is none."""
+        with self._read() as session:
+            sweep = _find_sweep(session, ref)
+            return _sweep_info(sweep, _status_counts(session, sweep.sweep_id))
+
+    @_retrying
+    def list_sweeps(self) -> list[SweepInfo]:
+        with self._read() as session:
+            sweeps = session.scalars(select(SweepModel).order_by(SweepModel.sweep_id)).all()
+            counts = _status_counts(session)
+            return [_sweep_info(sweep, counts.get(sweep.sweep_id, {})) for sweep in sweeps]
+
+    @_retrying
+    def mark_sweep_running(self, sweep_id: int) -> bool:
+        """queued -> running; False when the sweep was anything else."""
+        with self._write() as session:
+            result = session.execute(
+                _update(SweepModel)
+                .where(SweepModel.sweep_id == sweep_id, SweepModel.status == "queued")
+                .values(status="running")
+            )
+            if result.rowcount == 0:
+                _find_sweep(session, sweep_id)
+            return result.rowcount == 1
+
+    @_retrying
+    def cancel_sweep(self, sweep_id: int) -> int:
+        """Cancel the sweep and its queued jobs (returns how many); running jobs stop at their
+        next heartbeat. A finished sweep stays finished."""
+        with self._write() as session:
+            _find_sweep(session, sweep_id)
+            now = self._now()
+            result = session.execute(
+                _update(JobModel)
+                .where(JobModel.sweep_id == sweep_id, JobModel.status == "queued")
+                .values(status="cancelled", finished_at=now)
+            )
+            session.execute(
+                _update(SweepModel)
+                .where(
+                    SweepModel.sweep_id == sweep_id,
+                    SweepModel.status.in_(("queued", "running", "cancelled")),
+                )
+                .values(status="cancelled", finished_at=func.coalesce(SweepModel.finished_at, now))
+            )
+            return result.rowcount
+
+    @_retrying
+    def requeue_unfinished(
+        self, sweep_id: int, *, lease_seconds: float = DEFAULT_LEASE_SECONDS
+    ) -> list[int]:
+        """Put back to `queued` every job not succeeded or diverged and not held by a live
+        worker: queued, failed, cancelled, running with a lease older than `lease_seconds`.
+        The sweep becomes queued/running again. Returns those jobs' ids (to send again).
+
+        This is the one backward move a job makes (`mnistgrid resume`); attempts are kept.
+        """
+        with self._write() as session:
+            _find_sweep(session, sweep_id)
+            requeued = session.scalars(
+                _update(JobModel)
+                .where(
+                    JobModel.sweep_id == sweep_id,
+                    or_(
+                        JobModel.status.in_(("queued", "failed", "cancelled")),
+                        and_(JobModel.status == "running", ~self._lease_live(lease_seconds)),
+                    ),
+                )
+                .values(status="queued", worker=None, heartbeat_at=None, finished_at=None)
+                .returning(JobModel.job_id)
+            ).all()
+            self._reopen_sweep(session, sweep_id)
+            return sorted(requeued)
+
+    def _reopen_sweep(self, session: Session, sweep_id: int) -> None:
+        counts = _status_counts(session, sweep_id)
+        if counts["running"]:
+            values: dict[str, Any] = {"status": "running", "finished_at": None}
+        elif counts["queued"]:
+            values = {"status": "queued", "finished_at": None}
+        else:  # nothing left to run: every job succeeded or diverged
+            values = {
+                "status": "finished",
+                "finished_at": func.coalesce(SweepModel.finished_at, self._now()),
+            }
+        session.execute(
+            _update(SweepModel).where(SweepModel.sweep_id == sweep_id).values(**values)
+        )
+
+    @_retrying
+    def stale_jobs(self, sweep_id: int, lease_seconds: float) -> list[int]:
+        """Jobs with no live lease: every queued job, and running jobs whose lease expired.
+
+        A queued job whose message still waits in the broker is listed too; the reconcile
+        that re-sends these must allow for that (a duplicate delivery is harmless, though).
+        """
+        with self._read() as session:
+            return list(
+                session.scalars(
+                    select(JobModel.job_id)
+                    .where(
+                        JobModel.sweep_id == sweep_id,
+                        or_(
+                            JobModel.status == "queued",
+                            and_(
+                                JobModel.status == "running",
+                                ~self._lease_live(lease_seconds),
+                            ),
+                        ),
+                    )
+                    .order_by(JobModel.job_id)
+                )
+            )
+
+    # -- jobs -------------------------------------------------------------------------------
+
+    @_retrying
+    def sweep_jobs(self, sweep_id: int) -> list[JobInfo]:
+        """Every job of the sweep with its last epoch: the status query (two SELECTs)."""
+        with self._read() as session:
+            _find_sweep(session, sweep_id)
+            rows = session.execute(_job_select(JobModel.sweep_id == sweep_id))
+            return [JobInfo(*row) for row in rows]
+
+    @_retrying
+    def get_job(self, job_id: int) -> JobInfo:
+        with self._read() as session:
+            row = session.execute(_job_select(JobModel.job_id == job_id)).one_or_none()
+            if row is None:
+                raise NotFound(f"no job {job_id}")
+            return JobInfo(*row)
+
+    @_retrying
+    def claim_jobs(self, job_ids: Iterable[int], worker: str, lease_seconds: float) -> list[Claim]:
+        """Take the jobs this worker may run, atomically, by the rules of `claim_job`."""
+        ids = sorted(set(job_ids))
+        if not ids:
+            return []
+        with self._write() as session:
+            rows = session.execute(
+                select(
+                    JobModel.job_id,
+                    JobModel.sweep_id,
+                    JobModel.status,
+                    JobModel.worker,
+                    JobModel.attempts,
+                    JobModel.params,
+                    JobModel.group_key,
+                    SweepModel.status.label("sweep_status"),
+                    self._lease_live(lease_seconds).label("lease_live"),
+                )
+                .join(SweepModel, SweepModel.sweep_id == JobModel.sweep_id)
+                .where(JobModel.job_id.in_(ids))
+                .order_by(JobModel.job_id)
+                # Row locks on PostgreSQL; SQLite holds the whole write lock since BEGIN.
+                .with_for_update(of=JobModel)
+            ).all()
+            taken, cancelled = [], []
+            for row in rows:
+                if row.status in TERMINAL_JOB_STATUSES:
+                    continue
+                if row.status == "running" and row.worker != worker and row.lease_live:
+                    continue  # a duplicate delivery: the holder is alive
+                if row.sweep_status == "cancelled":
+                    cancelled.append(row.job_id)
+                    continue
+                taken.append(row)
+            now = self._now()
+            if cancelled:
+                session.execute(
+                    _update(JobModel)
+                    .where(JobModel.job_id.in_(cancelled))
+                    .values(status="cancelled", finished_at=now)
+                )
+            if not taken:
+                return []
+            taken_ids = [row.job_id for row in taken]
+            session.execute(
+                _update(JobModel)
+                .where(JobModel.job_id.in_(taken_ids))
+                .values(
+                    status="running",
+                    attempts=JobModel.attempts + 1,
+                    worker=worker,
+                    heartbeat_at=now,
+                    started_at=func.coalesce(JobModel.started_at, now),
+                )
+            )
+            session.execute(
+                _update(SweepModel)
+                .where(
+                    SweepModel.sweep_id.in_({row.sweep_id for row in taken}),
+                    SweepModel.status == "queued",
+                )
+                .values(status="running")
+            )
+            checkpoints = _checkpoints(session, taken_ids)
+            return [
+                Claim(
+                    job_id=row.job_id,
+                    sweep_id=row.sweep_id,
+                    attempt=row.attempts + 1,
+                    spec=row.params,
+                    checkpoint=checkpoints.get(row.job_id),
+                    group_key=row.group_key,
+                )
+                for row in taken
+            ]
+
+    def claim_job(self, job_id: int, worker: str, lease_seconds: float) -> Claim | None:
+        """Take the job for `worker`, or None when there is nothing for this delivery to do.
+
+        None: the job is finished (or absent); its sweep is cancelled (the job is then marked
+        cancelled); another worker holds it with a heartbeat younger than `lease_seconds`.
+        Otherwise the job is running for `worker`, attempts += 1, and the claim carries the
+        spec and the last checkpoint to resume from.
+        """
+        claims = self.claim_jobs([job_id], worker, lease_seconds)
+        return claims[0] if claims else None
+
+    @_retrying
+    def heartbeat(self, job_id: int, worker: str) -> bool:
+        """Renew the lease. False: the job is no longer this worker's, or its sweep was
+        cancelled; stop at the end of the epoch."""
+        with self._write() as session:
+            sweep_status = self._renew_lease(session, job_id, worker)
+            return sweep_status is not None and sweep_status != "cancelled"
+
+    @_retrying
+    def record_epoch(
+        self, job_id: int, worker: str, row: EpochRow, checkpoint: bytes | None = None
+    ) -> bool:
+        """Write (or re-write) one epoch and the job's checkpoint in one transaction, and
+        renew the lease. Written only while `worker` holds the job; returns what `heartbeat`
+        returns (False: stop)."""
+        values = _epoch_values(row)
+        with self._write() as session:
+            sweep_status = self._renew_lease(session, job_id, worker)
+            if sweep_status is None:
+                return False
+            now = self._now()
+            self._upsert(
+                session,
+                EpochModel,
+                {"job_id": job_id, **values, "recorded_at": now},
+                keys=("job_id", "epoch"),
+            )
+            if checkpoint is not None:
+                self._upsert(
+                    session,
+                    CheckpointModel,
+                    {"job_id": job_id, "epoch": row.epoch, "state": checkpoint, "saved_at": now},
+                    keys=("job_id",),
+                )
+            return sweep_status != "cancelled"
+
+    def _renew_lease(self, session: Session, job_id: int, worker: str) -> str | None:
+        """The sweep's status if `worker` holds the running job (lease renewed), else None."""
+        sweep_status = (
+            select(SweepModel.status)
+            .where(SweepModel.sweep_id == JobModel.sweep_id)
+            .scalar_subquery()
+        )
+        return session.scalar(
+            _update(JobModel)
+            .where(
+                JobModel.job_id == job_id,
+                JobModel.worker == worker,
+                JobModel.status == "running",
+            )
+            .values(heartbeat_at=self._now())
+            .returning(sweep_status)
+        )
+
+    @_retrying
+    def finish_job(
+        self,
+        job_id: int,
+        status: str,
+        *,
+        error: str | None = None,
+        final_acc: float | None = None,
+        best_acc: float | None = None,
+        best_epoch: int | None = None,
+        train_seconds: float | None = None,
+        device: str | None = None,
+        run_info: Mapping[str, Any] | None = None,
+    ) -> Finished:
+        """Move an unfinished job to a terminal status; a finished job never changes again
+        (falsy result). `sweep_finished` is True for the call that ended the sweep's last job.
+        """
+        if status not in TERMINAL_JOB_STATUSES:
+            raise ValueError(f"finish_job status must be one of {TERMINAL_JOB_STATUSES}")
+        given = {
+            "error": error,
+            "final_acc": _finite(final_acc, "final_acc"),
+            "best_acc": _finite(best_acc, "best_acc"),
+            "best_epoch": best_epoch,
+            "train_seconds": _finite(train_seconds, "train_seconds"),
+            "device": device,
+            "run_info": dict(run_info) if run_info is not None else None,
+        }
+        values = {key: value for key, value in given.items() if value is not None}
+        with self._write() as session:
+            sweep_id = session.scalar(
+                _update(JobModel)
+                .where(JobModel.job_id == job_id, JobModel.status.in_(UNFINISHED_JOB_STATUSES))
+                .values(status=status, finished_at=self._now(), **values)
+                .returning(JobModel.sweep_id)
+            )
+            if sweep_id is None:
+                _find_job(session, job_id)
+                return Finished(applied=False, sweep_finished=False)
+            return Finished(True, self._finish_sweep_if_done(session, sweep_id), sweep_id)
+
+    def _finish_sweep_if_done(self, session: Session, sweep_id: int) -> bool:
+        # The sweep row lock makes two jobs finishing at once agree on which one was last.
+        status = session.scalar(
+            select(SweepModel.status).where(SweepModel.sweep_id == sweep_id).with_for_update()
+        )
+        if status not in ("queued", "running"):
+            return False
+        unfinished = session.scalar(
+            select(func.count())
+            .select_from(JobModel)
+            .where(
+                JobModel.sweep_id == sweep_id,
+                JobModel.status.in_(UNFINISHED_JOB_STATUSES),
+            )
+        )
+        if unfinished:
+            return False
+        session.execute(
+            _update(SweepModel)
+            .where(SweepModel.sweep_id == sweep_id)
+            .values(status="finished", finished_at=self._now())
+        )
+        return True
+
+    @_retrying
+    def set_run_info(self, job_id: int, run_info: Mapping[str, Any], device: str) -> None:
+        """What a rerun needs (seed, data checksum, versions, device name)."""
+        with self._write() as session:
+            result = session.execute(
+                _update(JobModel)
+                .where(JobModel.job_id == job_id)
+                .values(run_info=dict(run_info), device=device)
+            )
+            if result.rowcount == 0:
+                raise NotFound(f"no job {job_id}")
+
+    # -- epochs -----------------------------------------------------------------------------
+
+    @_retrying
+    def epochs(self, job_id: int) -> list[EpochRow]:
+        """The job's epochs in order (empty for a job with none, or no such job)."""
+        with self._read() as session:
+            rows = session.execute(
+                select(*_EPOCH_COLUMNS)
+                .where(EpochModel.job_id == job_id)
+                .order_by(EpochModel.epoch)
+            )
+            return [_epoch_row(row) for row in rows]
+
+    @_retrying
+    def sweep_epochs(self, sweep_id: int) -> dict[int, list[EpochRow]]:
+        """Every job of the sweep (in id order) to its epochs, in one query."""
+        with self._read() as session:
+            rows = session.execute(
+                select(JobModel.job_id.label("owner"), *_EPOCH_COLUMNS)
+                .select_from(JobModel)
+                .outerjoin(EpochModel, EpochModel.job_id == JobModel.job_id)
+                .where(JobModel.sweep_id == sweep_id)
+                .order_by(JobModel.job_id, EpochModel.epoch)
+            )
+            result: dict[int, list[EpochRow]] = {}
+            for row in rows:
+                epochs = result.setdefault(row.owner, [])
+                if row.epoch is not None:
+                    epochs.append(_epoch_row(row))
+            return result
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        with session_scope(self._engine) as session:
+            yield session
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        with session_scope(self._engine, write=True) as session:
+            yield session
+
+    def _now(self) -> ColumnElement[datetime]:
+        """Now, as SQL: the server's clock on PostgreSQL, this machine's on SQLite."""
+        if self._postgres:
+            return func.now()
+        return literal(datetime.now(UTC), UTCDateTime())
+
+    def _lease_live(self, lease_seconds: float) -> ColumnElement[bool]:
+        if self._postgres:
+            cutoff: Any = func.now() - timedelta(seconds=lease_seconds)
+        else:
+            cutoff = datetime.now(UTC) - timedelta(seconds=lease_seconds)
+        return and_(JobModel.heartbeat_at.is_not(None), JobModel.heartbeat_at > cutoff)
+
+    def _upsert(
+        self,
+        session: Session,
+        model: type[EpochModel] | type[CheckpointModel],
+        values: dict[str, Any],
+        keys: tuple[str, ...],
+    ) -> None:
+        dialect = postgresql if self._postgres else sqlite
+        statement = dialect.insert(model.__table__).values(**values)
+        statement = statement.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={name: statement.excluded[name] for name in values if name not in keys},
+        )
+        session.execute(statement)
+
+
+# -- helpers that work inside a session ----------------------------------------------------
+
+
+def _update(model: type[Any]) -> Any:
+    # No ORM objects are loaded in these sessions: skip syncing the identity map.
+    return update(model).execution_options(synchronize_session=False)
+
+
+def _find_sweep(session: Session, ref: str | int) -> SweepModel:
+    sweep = None
+    if isinstance(ref, str):
+        sweep = session.scalar(select(SweepModel).where(SweepModel.name == ref))
+        if sweep is None and ref.isdigit():
+            ref = int(ref)
+    if isinstance(ref, int):
+        sweep = session.get(SweepModel, ref)
+    if sweep is None:
+        raise NotFound(f"no sweep '{ref}'")
+    return sweep
+
+
+def _find_job(session: Session, job_id: int) -> None:
+    if session.scalar(select(JobModel.job_id).where(JobModel.job_id == job_id)) is None:
+        raise NotFound(f"no job {job_id}")
+
+
+def _next_free_name(session: Session, name: str) -> str:
+    taken = set(
+        session.scalars(
+            select(SweepModel.name).where(SweepModel.name.startswith(f"{name}-", autoescape=True))
+        )
+    )
+    number = 2
+    while f"{name}-{number}" in taken:
+        number += 1
+    return f"{name}-{number}"
+
+
+def _status_counts(session: Session, sweep_id: int | None = None) -> Any:
+    """{sweep_id: {status: n}} for all sweeps, or {status: n} for one (every status listed)."""
+    query = select(JobModel.sweep_id, JobModel.status, func.count()).group_by(
+        JobModel.sweep_id, JobModel.status
+    )
+    if sweep_id is not None:
+        query = query.where(JobModel.sweep_id == sweep_id)
+    counts: dict[int, dict[str, int]] = {}
+    for owner, status, n in session.execute(query):
+        counts.setdefault(owner, dict.fromkeys(JOB_STATUSES, 0))[status] = n
+    if sweep_id is not None:
+        return counts.get(sweep_id, dict.fromkeys(JOB_STATUSES, 0))
+    return counts
+
+
+def _sweep_info(sweep: SweepModel, counts: Mapping[str, int]) -> SweepInfo:
+    return SweepInfo(
+        sweep_id=sweep.sweep_id,
+        name=sweep.name,
+        grid=sweep.grid,
+        grid_hash=sweep.grid_hash,
+        status=sweep.status,
+        created_at=sweep.created_at,
+        finished_at=sweep.finished_at,
+        counts=dict(counts) if counts else dict.fromkeys(JOB_STATUSES, 0),
+    )
+
+
+def _job_select(where: ColumnElement[bool]) -> Any:
+    """Jobs with their last epoch's number and valid_acc, in JobInfo's field order."""
+    last = (
+        select(EpochModel.job_id, func.max(EpochModel.epoch).label("last_epoch"))
+        .join(JobModel, JobModel.job_id == EpochModel.job_id)
+        .where(where)
+        .group_by(EpochModel.job_id)
+        .subquery()
+    )
+    extra = {"last_epoch": last.c.last_epoch, "last_valid_acc": EpochModel.valid_acc}
+    columns = [
+        extra[f.name] if f.name in extra else getattr(JobModel, f.name) for f in fields(JobInfo)
+    ]
+    return (
+        select(*columns)
+        .select_from(JobModel)
+        .outerjoin(last, last.c.job_id == JobModel.job_id)
+        .outerjoin(
+            EpochModel,
+            and_(EpochModel.job_id == last.c.job_id, EpochModel.epoch == last.c.last_epoch),
+        )
+        .where(where)
+        .order_by(JobModel.job_id)
+    )
+
+
+def _checkpoints(session: Session, job_ids: list[int]) -> dict[int, Checkpoint]:
+    rows = session.execute(
+        select(
+            CheckpointModel.job_id,
+            CheckpointModel.epoch,
+            CheckpointModel.state,
+            CheckpointModel.saved_at,
+        ).where(CheckpointModel.job_id.in_(job_ids))
+    )
+    return {row.job_id: Checkpoint(row.epoch, bytes(row.state), row.saved_at) for row in rows}
+
+
+def _job_rows(jobs: Sequence[NewJob]) -> list[dict[str, Any]]:
+    seen: set[str] = set()
+    rows = []
+    for job in jobs:
+        if job.key in seen:
+            raise BadInput(f"two jobs of the grid have the same configuration (key {job.key})")
+        seen.add(job.key)
+        rows.append(
+            {
+                "key": job.key,
+                "model": job.model,
+                "loss": job.loss,
+                "lr": _finite(job.lr, "lr"),
+                "params": dict(job.spec),
+                "group_key": job.group_key,
+                "status": "queued",
+                "attempts": 0,
+            }
+        )
+    return rows
+
+
+_EPOCH_COLUMNS = (
+    EpochModel.epoch,
+    EpochModel.train_loss,
+    EpochModel.train_loss_kind,
+    EpochModel.valid_loss,
+    EpochModel.valid_loss_kind,
+    EpochModel.valid_acc,
+    EpochModel.per_class_acc,
+    EpochModel.seconds,
+)
+
+
+def _epoch_values(row: EpochRow) -> dict[str, Any]:
+    if row.epoch < 1:
+        raise ValueError(f"epochs count from 1, got {row.epoch}")
+    train_loss, train_loss_kind = encode_float(row.train_loss)
+    valid_loss, valid_loss_kind = encode_float(row.valid_loss)
+    return {
+        "epoch": row.epoch,
+        "train_loss": train_loss,
+        "train_loss_kind": train_loss_kind,
+        "valid_loss": valid_loss,
+        "valid_loss_kind": valid_loss_kind,
+        "valid_acc": _finite(row.valid_acc, "valid_acc"),
+        # JSON has no NaN: a class with no examples (NaN accuracy) is stored as null.
+        "per_class_acc": [float(a) if math.isfinite(a) else None for a in row.per_class_acc],
+        "seconds": _finite(row.seconds, "seconds"),
+    }
+
+
+def _epoch_row(row: Any) -> EpochRow:
+    return EpochRow(
+        epoch=row.epoch,
+        train_loss=decode_float(row.train_loss, row.train_loss_kind),
+        valid_loss=decode_float(row.valid_loss, row.valid_loss_kind),
+        valid_acc=row.valid_acc,
+        per_class_acc=tuple(math.nan if a is None else a for a in row.per_class_acc),
+        seconds=row.seconds,
+    )
+
+
+def _finite(value: float | None, name: str) -> float | None:
+    """Columns other than the losses hold finite numbers only: SQLite would turn NaN into NULL."""
+    if value is None:
+        return None
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+    return value

@@ -1,0 +1,112 @@
+"""`mnistgrid demo`: the whole distributed job on one machine with no servers at all.
+
+    mnistgrid demo
+
+SQLite for the store, kombu's filesystem transport for the broker and local `mnistgrid worker`
+processes: the same task code and the same path through a broker as in production, not Celery's
+eager mode. Everything it writes stays under `./mnistgrid-demo`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from db.store import Store
+from mnistgrid.commands.sweep_cmd import console, requeue
+from mnistgrid.settings import Settings, load_settings
+from orchestrator.grid import load_grid
+from orchestrator.progress import watch
+from orchestrator.submit import submit_grid
+from orchestrator.tables import jobs_table
+from workers.celery_app import make_celery
+
+QUICK_GRID = Path(__file__).resolve().parents[2] / "examples" / "quick.toml"
+
+
+def demo_settings(folder: Path, data_dir: Path | None) -> Settings:
+    return load_settings().with_overrides(
+        database_url=f"sqlite:///{folder / 'mnistgrid.db'}",
+        broker_url=f"filesystem://{folder / 'broker'}",
+        reports_dir=folder / "reports",
+        data_dir=data_dir,
+    )
+
+
+def start_workers(settings: Settings, n: int) -> list[subprocess.Popen]:
+    threads = max(1, (os.cpu_count() or 1) // n)
+    env = {**os.environ, **settings.as_environment()}
+    return [
+        subprocess.Popen(
+            [sys.executable, "-m", "mnistgrid.cli", "worker", "-Q", "cpu", "-c", "1",
+             "--threads", str(threads), "--name", f"demo{i}@%h", "--loglevel", "warning"],
+            env=env,
+        )
+        for i in range(n)
+    ]
+
+
+def stop(workers: list[subprocess.Popen]) -> None:
+    for worker in workers:
+        worker.send_signal(signal.SIGTERM)
+    for worker in workers:
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+
+@click.command()
+@click.option("--dir", "folder", type=click.Path(path_type=Path), default=Path("mnistgrid-demo"),
+              show_default=True, help="where the database, broker and report go")
+@click.option("--grid", "grid_file", type=click.Path(path_type=Path), default=QUICK_GRID,
+              help="grid file [default: examples/quick.toml]")
+@click.option("--workers", "n_workers", type=click.IntRange(1, 64), default=2, show_default=True)
+@click.option("--data", "data_dir", type=click.Path(path_type=Path), default=None,
+              help="MNIST folder [env MNISTGRID_DATA_DIR]")
+def demo(folder: Path, grid_file: Path, n_workers: int, data_dir: Path | None) -> None:
+    """Run a grid end to end with no servers: SQLite, a filesystem broker, local workers."""
+    from orchestrator.report import write_report
+
+    grid = load_grid(grid_file)
+    folder = folder.resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    settings = demo_settings(folder, data_dir)
+    store = Store(settings.database_url)  # a new SQLite file is migrated here
+    workers = start_workers(settings, n_workers)
+    try:
+        done = submit_grid(grid, None, False, store, make_celery(settings), settings)
+        if not done.created and store.get_sweep(done.sweep_id).status != "finished":
+            requeue(store, settings, done.sweep_id)  # an earlier demo was interrupted
+        watch(store, done.sweep_id, console())
+    finally:
+        stop(workers)
+    write_report(store, done.sweep_id, settings.reports_dir)
+    console().print(jobs_table(f"sweep {done.name}", store.sweep_jobs(done.sweep_id)))
+    print_where(settings, done.sweep_id, store, folder)
+
+
+def print_where(settings: Settings, sweep_id: int, store: Store, folder: Path) -> None:
+    from orchestrator.report import report_paths
+
+    paths = report_paths(settings.reports_dir, store.get_sweep(sweep_id).name)
+    here = Path.cwd()
+    db_file = folder / "mnistgrid.db"
+    click.echo(f"\nreport:   {paths.html}\n          {paths.markdown}\n"
+               f"database: {db_file}\n\nquery it:\n"
+               f"  mnistgrid status {sweep_id} --database-url sqlite:///{db_file}\n"
+               f"  python -c \"import sqlite3; print(sqlite3.connect('{rel(db_file, here)}')"
+               ".execute('SELECT model, loss, lr, best_acc FROM jobs ORDER BY best_acc DESC')"
+               ".fetchall())\"")
+
+
+def rel(path: Path, base: Path) -> str:
+    try:
+        return str(path.relative_to(base))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,125 @@
+"""Sweeps from the command line: submit a grid, list, watch, cancel and resume.
+
+    mnistgrid submit examples/quick.toml --wait
+    mnistgrid status quick
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from db.store import Store
+from mnistgrid.commands.options import service_options, settings_from
+from mnistgrid.settings import Settings
+from orchestrator.grid import load_grid
+from orchestrator.progress import watch as watch_sweep
+from orchestrator.queueing import check_broker, queue_jobs
+from orchestrator.submit import submit_grid
+from orchestrator.tables import jobs_table, sweeps_table
+from workers.celery_app import make_celery
+
+
+def console() -> Console:
+    # Piped output would otherwise be cut to 80 columns and wrap the job tables.
+    probe = Console()
+    return Console(soft_wrap=True, width=None if probe.is_terminal else 160)
+
+
+def wait_for(store: Store, sweep_id: int) -> None:
+    """Watch until the sweep ends; exit non-zero when any of its jobs failed."""
+    status = watch_sweep(store, sweep_id, console())
+    sweep = store.get_sweep(sweep_id)
+    failed = sweep.counts.get("failed", 0)
+    click.echo(f"sweep {sweep.name} (id {sweep_id}) {status}: "
+               + ", ".join(f"{n} {s}" for s, n in sweep.counts.items() if n))
+    if failed or status == "cancelled":
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("grid_file", type=click.Path(path_type=Path))
+@click.option("--name", default=None, help="sweep name [default: the grid's name or file name]")
+@click.option("--new", is_flag=True, help="if the name exists with another grid, make a new one")
+@click.option("--wait", is_flag=True, help="show progress until the sweep ends")
+@service_options
+def submit(grid_file: Path, name: str | None, new: bool, wait: bool, **services: object) -> None:
+    """Validate GRID_FILE, write its sweep and jobs, and queue them."""
+    grid = load_grid(grid_file)  # every grid error stops here, before any connection
+    settings = settings_from(**services)
+    store = Store(settings.database_url)
+    done = submit_grid(grid, name, new, store, make_celery(settings), settings)
+    verb = "submitted" if done.created else "already submitted"
+    click.echo(f"sweep {done.name} {verb}: id {done.sweep_id}, {done.n_jobs} jobs, "
+               f"{done.n_tasks} tasks queued")
+    if wait:
+        wait_for(store, done.sweep_id)
+
+
+@click.command()
+@click.argument("sweep")
+@service_options
+def watch(sweep: str, **services: object) -> None:
+    """Live progress bars of SWEEP (id or name) until it ends."""
+    store = Store(settings_from(**services).database_url)
+    wait_for(store, store.get_sweep(sweep).sweep_id)
+
+
+@click.command()
+@click.argument("sweep", required=False)
+@service_options
+def status(sweep: str | None, **services: object) -> None:
+    """The jobs of SWEEP (id or name), or every sweep when none is given."""
+    store = Store(settings_from(**services).database_url)
+    if sweep is None:
+        console().print(sweeps_table(store.list_sweeps()))
+        return
+    info = store.get_sweep(sweep)
+    title = f"sweep {info.name} (id {info.sweep_id}): {info.status}"
+    console().print(jobs_table(title, store.sweep_jobs(info.sweep_id)))
+
+
+@click.command()
+@service_options
+def sweeps(**services: object) -> None:
+    """List every sweep with its job counts."""
+    store = Store(settings_from(**services).database_url)
+    console().print(sweeps_table(store.list_sweeps()))
+
+
+@click.command()
+@click.argument("sweep")
+@service_options
+def cancel(sweep: str, **services: object) -> None:
+    """Cancel SWEEP: queued jobs never start, running ones stop at the next epoch boundary."""
+    store = Store(settings_from(**services).database_url)
+    info = store.get_sweep(sweep)
+    n = store.cancel_sweep(info.sweep_id)
+    click.echo(f"sweep {info.name} cancelled ({n} jobs will not finish)")
+
+
+@click.command()
+@click.argument("sweep")
+@click.option("--wait", is_flag=True, help="show progress until the sweep ends")
+@service_options
+def resume(sweep: str, wait: bool, **services: object) -> None:
+    """Queue again every job of SWEEP that has not finished (from its last checkpoint)."""
+    settings = settings_from(**services)
+    store = Store(settings.database_url)
+    info = store.get_sweep(sweep)
+    n_tasks = requeue(store, settings, info.sweep_id)
+    click.echo(f"sweep {info.name}: {n_tasks} tasks queued again")
+    if wait:
+        wait_for(store, info.sweep_id)
+
+
+def requeue(store: Store, settings: Settings, sweep_id: int) -> int:
+    app = make_celery(settings)
+    check_broker(app)
+    ids = set(store.requeue_unfinished(sweep_id))
+    jobs = [j for j in store.sweep_jobs(sweep_id) if j.job_id in ids]
+    time_limit = store.get_sweep(sweep_id).grid["train"]["time_limit"]
+    return queue_jobs(app, jobs, time_limit)

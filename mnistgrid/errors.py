@@ -1,0 +1,38 @@
+"""Errors a user can act on. The CLI prints them as one line and exits with `exit_code`."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+
+class MnistgridError(Exception):
+    exit_code = 1
+
+
+class BadInput(MnistgridError):
+    """The user asked for something invalid (a grid file, an argument); nothing was written."""
+
+    exit_code = 2
+
+
+class DataError(MnistgridError):
+    """A dataset file is missing, truncated or corrupt, or cannot be downloaded."""
+
+
+class NotFound(BadInput):
+    """A sweep or job id that does not exist."""
+
+
+def describe_validation_error(error: ValidationError, where: str = "") -> str:
+    """Pydantic's first complaint as one line: `lr: must be a finite positive number, got nan`."""
+    first = error.errors()[0]
+    key = ".".join(str(part) for part in first["loc"])
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif first["type"] == "too_short":
+        message = "must not be empty"
+    elif first["type"] == "literal_error":
+        message = f"{message}, got {first['input']!r}"
+    more = f" (and {len(error.errors()) - 1} more)" if len(error.errors()) > 1 else ""
+    return f"{where}{key}: {message}{more}" if key else f"{message}{more}"

@@ -1,0 +1,88 @@
+"""The one place that reads the environment: every `MNISTGRID_*` variable is a field here.
+
+    MNISTGRID_DATABASE_URL=postgresql+psycopg://user@host/db mnistgrid status
+
+CLI options override these fields (see `Settings.with_overrides`); nothing else in the code base
+reads `os.environ` for configuration.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+
+from mnistgrid.errors import BadInput, describe_validation_error
+
+DEFAULT_DATABASE_URL = "sqlite:///mnistgrid.db"
+DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_MIRRORS = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+)
+
+
+class Settings(BaseSettings):
+    """Process-wide settings, read once from `MNISTGRID_*` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="MNISTGRID_", frozen=True, extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    broker_url: str = DEFAULT_BROKER_URL
+    # Where MNIST lives: idx files (gzipped or raw) or a fastai `mnist_png` tree. Unset: download.
+    data_dir: Path | None = None
+    cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "mnistgrid")
+    # Tried in order when MNIST has to be downloaded; each must serve the four idx .gz files.
+    mirrors: tuple[str, ...] = DEFAULT_MIRRORS
+    reports_dir: Path = Path("reports")
+    # torch threads per worker process; 0 means "cores / concurrency".
+    torch_threads: int = Field(default=0, ge=0)
+    max_grid_jobs: int = Field(default=10_000, ge=1)
+    # A job whose lease (heartbeat) is older than this is taken to have lost its worker.
+    lease_seconds: float = Field(default=120.0, gt=0)
+    # The longest a job may run; Redis redelivers unacknowledged tasks after this (plus margin).
+    max_job_seconds: float = Field(default=4 * 3600.0, gt=0)
+    # Most jobs trained together as one stack (same shape, different lr or seed).
+    group_size: int = Field(default=16, ge=1, le=256)
+    # Polling of the serverless filesystem broker (kombu's default of 1 s makes queues sluggish).
+    broker_polling_interval: float = Field(default=0.05, gt=0)
+    # Attempts before a job that keeps failing (or killing its worker) is given up as failed.
+    max_attempts: int = Field(default=3, ge=1)
+
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value in ("", None) else value
+
+    def with_overrides(self, **overrides: object) -> Settings:
+        """A copy with the CLI options that were given (None means "not given")."""
+        given = {key: value for key, value in overrides.items() if value is not None}
+        return self.model_copy(update=given) if given else self
+
+
+    def as_environment(self) -> dict[str, str]:
+        """These settings as `MNISTGRID_*` variables, for the processes this one starts."""
+        env = {}
+        for name, value in self.model_dump().items():
+            if value is None:
+                continue
+            text = json.dumps(list(value)) if isinstance(value, tuple) else str(value)
+            env[f"MNISTGRID_{name.upper()}"] = text
+        return env
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except (ValidationError, SettingsError) as error:
+        raise BadInput(f"environment: {settings_error(error)}") from None
+
+
+def settings_error(error: ValidationError | SettingsError) -> str:
+    """`MNISTGRID_LEASE_SECONDS: Input should be a valid number`, in one line."""
+    if isinstance(error, SettingsError):
+        return str(error)
+    key, _, message = describe_validation_error(error).partition(": ")
+    return f"MNISTGRID_{key.upper()}: {message}"

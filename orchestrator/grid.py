@@ -1,0 +1,183 @@
+"""Grid files: a TOML file of axes that multiply into a sweep's jobs.
+
+    mnistgrid submit examples/seeds.toml --name seeds --wait
+
+Everything is checked here, before anything is written or queued: a bad grid is one
+`BadInput` line naming the key and what it allows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from mnistgrid.errors import BadInput, describe_validation_error
+from workers.spec import (
+    MAX_BATCH_SIZE,
+    MAX_EPOCHS,
+    Activation,
+    DataSpec,
+    Device,
+    Distance,
+    Gradient,
+    JobSpec,
+    Loss,
+    Model,
+)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def as_list(value: object) -> object:
+    """An axis may be written as one value: `lr = 1.0` means `lr = [1.0]`."""
+    return value if isinstance(value, list | tuple) else [value]
+
+
+class Axes(Strict):
+    """Values that multiply. Each axis applies only to the models that read it."""
+
+    model: list[Model] = Field(min_length=1)
+    loss: list[Loss] = Field(default=["cross_entropy"], min_length=1)
+    lr: list[float] = Field(default=[1.0], min_length=1)
+    distance: list[Distance] = Field(default=["mae", "mse"], min_length=1)
+    hidden: list[int] = Field(default=[64], min_length=1)
+    activation: list[Activation] = Field(default=["sigmoid"], min_length=1)
+    seed: list[int] = Field(default=[0], min_length=1)
+    batch_size: list[int] = Field(default=[256], min_length=1)
+
+    _lists = field_validator("*", mode="before")(classmethod(lambda cls, v: as_list(v)))
+
+    @field_validator("lr")
+    @classmethod
+    def _finite_positive(cls, lrs: list[float]) -> list[float]:
+        for lr in lrs:
+            if not math.isfinite(lr) or lr <= 0:
+                raise ValueError(f"every lr must be a finite positive number, got {lr}")
+        return lrs
+
+    @field_validator("hidden", "seed", "batch_size")
+    @classmethod
+    def _in_range(cls, values: list[int], info) -> list[int]:
+        low, high = {"hidden": (1, 4096), "seed": (0, 2**31), "batch_size": (1, MAX_BATCH_SIZE)}[
+            info.field_name
+        ]
+        for value in values:
+            if not low <= value <= high:
+                raise ValueError(f"must be between {low} and {high}, got {value}")
+        return values
+
+
+class Training(Strict):
+    epochs: int = Field(default=40, ge=1, le=MAX_EPOCHS)
+    device: Device = "auto"
+    gradient: Gradient = "autograd"
+    init_std: float = Field(default=1.0, gt=0, allow_inf_nan=False)
+    # Per job, in seconds: the soft limit stops it as failed; the hard one kills the process.
+    time_limit: float = Field(default=3600.0, gt=0, le=86_400, allow_inf_nan=False)
+
+
+class GridFile(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    fuse: bool = True
+    data: DataSpec = DataSpec()
+    train: Training = Training()
+    grid: Axes
+
+
+class Grid(Strict):
+    """A validated grid and where it came from."""
+
+    name: str
+    spec: GridFile
+    fuse: bool
+
+    def hash(self) -> str:
+        text = json.dumps(self.spec.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+ModelKind = Literal["baseline", "linear", "mlp"]
+# The axes each model reads; the others do not multiply its jobs.
+AXES_OF: dict[str, tuple[str, ...]] = {
+    "baseline": ("distance",),
+    "linear": ("loss", "lr", "seed", "batch_size"),
+    "mlp": ("loss", "lr", "hidden", "activation", "seed", "batch_size"),
+}
+
+
+def read_text(path: Path) -> str:
+    if path.is_dir():
+        raise BadInput(f"{path}: is a directory, not a grid file")
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise BadInput(f"{path}: no such grid file") from None
+    except OSError as error:
+        raise BadInput(f"{path}: cannot read: {error.strerror}") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise BadInput(f"{path}: not UTF-8 text (byte {error.start})") from None
+
+
+def parse_grid(text: str, default_name: str, where: str = "") -> Grid:
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise BadInput(f"{where}not valid TOML: {error}") from None
+    try:
+        spec = GridFile.model_validate(document)
+    except ValidationError as error:
+        raise BadInput(describe_validation_error(error, where)) from None
+    return Grid(name=spec.name or default_name, spec=spec, fuse=spec.fuse)
+
+
+def load_grid(path: Path) -> Grid:
+    return parse_grid(read_text(path), default_name=path.stem, where=f"{path}: ")
+
+
+def count_jobs(grid: Grid) -> int:
+    """How many jobs `expand` would make, without making them."""
+    axes = grid.spec.grid
+    return sum(
+        math.prod(len(getattr(axes, axis)) for axis in AXES_OF[model])
+        for model in dict.fromkeys(axes.model)
+    )
+
+
+def expand(grid: Grid, limit: int) -> list[JobSpec]:
+    """Every job of the grid, in a stable order, without duplicates."""
+    total = count_jobs(grid)
+    if total > limit:
+        raise BadInput(f"grid has {total:,} jobs, over the limit of {limit:,} "
+                       "(MNISTGRID_MAX_GRID_JOBS)")
+    jobs: dict[str, JobSpec] = {}
+    for model in dict.fromkeys(grid.spec.grid.model):
+        for job in model_jobs(grid, model):
+            jobs.setdefault(job.key(), job)
+    return list(jobs.values())
+
+
+def model_jobs(grid: Grid, model: str) -> list[JobSpec]:
+    axes, train = grid.spec.grid, grid.spec.train
+    names = AXES_OF[model]
+    shared = {"epochs": train.epochs, "device": train.device, "init_std": train.init_std,
+              "data": grid.spec.data}
+    if model != "baseline":
+        shared["gradient"] = train.gradient
+    specs = []
+    for values in itertools.product(*(getattr(axes, name) for name in names)):
+        try:
+            specs.append(JobSpec(model=model, **shared, **dict(zip(names, values, strict=True))))
+        except ValidationError as error:
+            raise BadInput(describe_validation_error(error, f"grid ({model}): ")) from None
+    return specs

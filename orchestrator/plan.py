@@ -1,0 +1,52 @@
+"""From a validated grid to the rows a sweep is made of, and the task groups that train them.
+
+No broker and no database here: `plan` is a pure function that unit tests call directly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from db.records import NewJob
+from orchestrator.grid import Grid, expand
+from workers.spec import JobSpec
+
+
+def plan(grid: Grid, limit: int, group_size: int) -> list[NewJob]:
+    """The sweep's jobs; those that train as one stack share a `group_key`."""
+    specs = expand(grid, limit)
+    groups = fused_groups(specs, group_size) if grid.fuse else [[s] for s in specs]
+    group_of = {s.key(): group_key(g) for g in groups if len(g) > 1 for s in g}
+    return [
+        NewJob(
+            key=s.key(),
+            spec=s.model_dump(mode="json"),
+            model=s.model,
+            loss=None if s.model == "baseline" else s.loss,
+            lr=None if s.model == "baseline" else s.lr,
+            group_key=group_of.get(s.key()),
+        )
+        for s in specs
+    ]
+
+
+def fused_groups(specs: list[JobSpec], group_size: int) -> list[list[JobSpec]]:
+    """Jobs that differ only in lr and seed, in stacks of at most `group_size`."""
+    by_shape: dict[str, list[JobSpec]] = {}
+    for spec in specs:
+        shape = "baseline" + spec.key() if spec.model == "baseline" else spec.shape_key()
+        by_shape.setdefault(shape, []).append(spec)
+    return [
+        same[i : i + group_size] for same in by_shape.values()
+        for i in range(0, len(same), group_size)
+    ]
+
+
+def group_key(group: list[JobSpec]) -> str:
+    return hashlib.sha256("".join(s.key() for s in group).encode()).hexdigest()[:16]
+
+
+def queue_of(spec: JobSpec) -> str:
+    """`cuda` jobs go to GPU workers; `cpu` and `auto` to the CPU queue (a GPU worker that also
+    listens on `cpu` runs `auto` jobs on its GPU)."""
+    return "gpu" if spec.device == "cuda" else "cpu"

@@ -1,0 +1,42 @@
+"""Submitting a grid: validate, write the sweep and its jobs in one transaction, then queue.
+
+    mnistgrid submit examples/quick.toml --wait
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from celery import Celery
+
+from db.store import Store
+from mnistgrid.errors import BadInput
+from mnistgrid.settings import Settings
+from orchestrator.grid import Grid
+from orchestrator.plan import plan
+from orchestrator.queueing import check_broker, queue_jobs
+
+
+@dataclass(frozen=True)
+class Submitted:
+    sweep_id: int
+    name: str
+    created: bool
+    n_jobs: int
+    n_tasks: int
+
+
+def submit_grid(grid: Grid, name: str | None, new: bool, store: Store, app: Celery,
+                settings: Settings) -> Submitted:
+    time_limit = grid.spec.train.time_limit
+    if time_limit > settings.max_job_seconds:
+        raise BadInput(f"train.time_limit: {time_limit:g} s is over MNISTGRID_MAX_JOB_SECONDS "
+                       f"({settings.max_job_seconds:g} s)")
+    jobs = plan(grid, settings.max_grid_jobs, settings.group_size)
+    check_broker(app)
+    grid_json = grid.spec.model_dump(mode="json")
+    sweep = store.create_sweep(name or grid.name, grid_json, grid.hash(), jobs, new=new)
+    if not sweep.created:
+        return Submitted(sweep.sweep_id, sweep.name, False, len(jobs), 0)
+    n_tasks = queue_jobs(app, store.sweep_jobs(sweep.sweep_id), time_limit)
+    return Submitted(sweep.sweep_id, sweep.name, True, len(jobs), n_tasks)

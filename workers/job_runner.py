@@ -1,0 +1,172 @@
+"""Run the jobs one task message names: claim, train, record every epoch, finish.
+
+The store is the truth: a job another live worker holds, or one already finished, is skipped,
+so a duplicate delivery is harmless; a job taken over from a dead worker resumes from its last
+checkpoint.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from db.records import Claim, EpochRow
+from db.store import Store
+from mnistgrid import __version__
+from mnistgrid.errors import MnistgridError
+from mnistgrid.settings import Settings
+from workers.datasets import load_task
+from workers.learner import MemberState, StopTraining, resolve_device
+from workers.results import EpochMetrics, FitResult, MemberEpoch
+from workers.spec import DataSpec, JobSpec
+from workers.train_data import TrainData
+from workers.training import train_jobs
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def save_checkpoint(epoch: int, params: Sequence[torch.Tensor]) -> bytes:
+    buffer = io.BytesIO()
+    torch.save({"epoch": epoch, "params": list(params)}, buffer)
+    return buffer.getvalue()
+
+
+def load_checkpoint(state: bytes) -> MemberState:
+    saved = torch.load(io.BytesIO(state), weights_only=True)  # tensors only, no pickled code
+    return MemberState(saved["epoch"], tuple(saved["params"]))
+
+
+def epoch_row(metrics: EpochMetrics) -> EpochRow:
+    return EpochRow(metrics.epoch, metrics.train_loss, metrics.valid_loss, metrics.valid_acc,
+                    metrics.per_class_acc, metrics.seconds)
+
+
+_data_cache: dict[tuple[DataSpec, str], TrainData] = {}
+
+
+def task_data(settings: Settings, spec: DataSpec, device: torch.device) -> TrainData:
+    """The job's tensors, loaded once per process and device."""
+    key = (spec, str(device))
+    if key not in _data_cache:
+        _data_cache[key] = load_task(settings.data_dir, settings.cache_dir, spec).to(device)
+    return _data_cache[key]
+
+
+def run_info(spec: JobSpec, data: TrainData, device: torch.device) -> dict[str, object]:
+    """What `mnistgrid rerun` needs to train the job again exactly."""
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    return {"seed": spec.seed, "data_checksum": data.checksum, "torch": torch.__version__,
+            "mnistgrid": __version__, "device": str(device), "device_name": name}
+
+
+@dataclass
+class JobRunner:
+    store: Store
+    settings: Settings
+    worker: str
+
+    def run(self, job_ids: Sequence[int]) -> list[int]:
+        """Train what can be claimed of `job_ids`; returns the ids of sweeps that just ended."""
+        claims = self.store.claim_jobs(list(job_ids), self.worker, self.settings.lease_seconds)
+        claims = [c for c in claims if not self.gave_up(c)]
+        ended: list[int] = []
+        for epoch_group in by_checkpoint_epoch(claims):
+            ended += self.train(epoch_group)
+        return ended
+
+    def gave_up(self, claim: Claim) -> bool:
+        """A job that keeps killing its worker would be redelivered forever: bound it."""
+        if claim.attempt <= self.settings.max_attempts:
+            return False
+        error = f"gave up after {claim.attempt - 1} attempts that never finished"
+        self.store.finish_job(claim.job_id, "failed", error=error)
+        return True
+
+    def train(self, claims: list[Claim]) -> list[int]:
+        specs = [JobSpec.model_validate(c.spec) for c in claims]
+        try:
+            device = resolve_device(specs[0].device)
+            data = task_data(self.settings, specs[0].data, device)
+        except (MnistgridError, RuntimeError) as error:
+            return self.fail(claims, f"{type(error).__name__}: {error}")
+        for claim, spec in zip(claims, specs, strict=True):
+            self.store.set_run_info(claim.job_id, run_info(spec, data, device), str(device))
+        start = [load_checkpoint(c.checkpoint.state) if c.checkpoint else None for c in claims]
+        try:
+            results = train_jobs(specs, data, EpochRecorder(self, claims), start)
+        except Exception as error:  # noqa: BLE001 - a job's own error is data, stored with it
+            if is_transient(error):
+                raise
+            return self.fail(claims, "".join(traceback.format_exception_only(error)).strip())
+        return self.finish(claims, results)
+
+    def fail(self, claims: list[Claim], error: str) -> list[int]:
+        done = [self.store.finish_job(c.job_id, "failed", error=error) for c in claims]
+        return [d.sweep_id for d in done if d.sweep_finished and d.sweep_id is not None]
+
+    def finish(self, claims: list[Claim], results: list[FitResult]) -> list[int]:
+        ended = []
+        for claim, result in zip(claims, results, strict=True):
+            status = result.outcome
+            if status == "stopped":
+                if self.store.get_sweep(claim.sweep_id).status != "cancelled":
+                    continue  # the lease went to another worker, which finishes the job
+                status = "cancelled"
+            done = self.store.finish_job(claim.job_id, status, **self.summary(claim.job_id))
+            if done.sweep_finished and done.sweep_id is not None:
+                ended.append(done.sweep_id)
+        return ended
+
+    def summary(self, job_id: int) -> dict[str, object]:
+        """Final and best accuracy over every stored epoch, those before a resume included."""
+        rows = [r for r in self.store.epochs(job_id) if r.valid_acc is not None]
+        if not rows:
+            return {}
+        best = max(rows, key=lambda r: r.valid_acc)
+        return {"final_acc": rows[-1].valid_acc, "best_acc": best.valid_acc,
+                "best_epoch": best.epoch, "train_seconds": sum(r.seconds for r in rows)}
+
+
+class EpochRecorder:
+    """The `on_epoch_end` callback: store each member's epoch and checkpoint, then check that
+    the jobs are still ours to train (a cancelled sweep stops here, at the epoch boundary)."""
+
+    def __init__(self, runner: JobRunner, claims: list[Claim]) -> None:
+        self.runner, self.claims = runner, claims
+
+    def __call__(self, events: list[MemberEpoch]) -> None:
+        store, worker = self.runner.store, self.runner.worker
+        for event in events:
+            job_id = self.claims[event.member].job_id
+            checkpoint = None
+            if event.params and not event.diverged:
+                checkpoint = save_checkpoint(event.metrics.epoch, event.params)
+            store.record_epoch(job_id, worker, epoch_row(event.metrics), checkpoint)
+            if event.diverged:  # recorded now; the rest of the stack trains on
+                store.finish_job(job_id, "diverged", **self.runner.summary(job_id))
+        live = [self.claims[e.member].job_id for e in events if not e.diverged]
+        if not all(store.heartbeat(job_id, worker) for job_id in live):
+            raise StopTraining
+
+
+def by_checkpoint_epoch(claims: list[Claim]) -> list[list[Claim]]:
+    """Members resume together only from the same epoch (a kill between two members' writes
+    can leave them one epoch apart)."""
+    groups: dict[int, list[Claim]] = {}
+    for claim in claims:
+        groups.setdefault(claim.checkpoint.epoch if claim.checkpoint else 0, []).append(claim)
+    return list(groups.values())
+
+
+def is_transient(error: BaseException) -> bool:
+    """Database and broker outages are retried by the task; everything else is the job's own."""
+    return isinstance(error, OperationalError | InterfaceError | ConnectionError)

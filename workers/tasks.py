@@ -1,0 +1,67 @@
+"""The Celery task: thin on purpose. It takes job ids, and the job runner does the rest.
+
+    mnistgrid worker --queues cpu --concurrency 2
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+from celery.signals import worker_process_init
+from kombu.exceptions import OperationalError as BrokerError
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from db.store import Store
+from mnistgrid.settings import load_settings
+from workers.celery_app import app
+from workers.job_runner import JobRunner, worker_name
+
+log = logging.getLogger(__name__)
+
+_store: Store | None = None
+
+
+def store() -> Store:
+    """One store per process, made after the fork so no connection is shared with the parent."""
+    global _store
+    if _store is None:
+        _store = Store(load_settings().database_url)
+    return _store
+
+
+@worker_process_init.connect
+def _init_process(**_: object) -> None:
+    global _store
+    _store = None  # never reuse a pool inherited from the parent
+    threads = load_settings().torch_threads
+    if threads:
+        torch.set_num_threads(threads)
+
+
+@app.task(
+    name="mnistgrid.train_jobs",
+    autoretry_for=(OperationalError, InterfaceError, BrokerError),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    max_retries=8,
+)
+def train_jobs(job_ids: list[int]) -> dict[str, object]:
+    """Train the jobs `job_ids` (one job, or a group of same-shape jobs) of one sweep."""
+    settings = load_settings()
+    ended = JobRunner(store(), settings, worker_name()).run(job_ids)
+    for sweep_id in ended:
+        write_sweep_report(sweep_id)
+    return {"jobs": job_ids, "sweeps_ended": ended}
+
+
+def write_sweep_report(sweep_id: int) -> None:
+    """The sweep's end writes its report; a report failure must not fail the job."""
+    try:
+        from orchestrator.report import write_report
+    except ImportError:
+        return
+    try:
+        write_report(store(), sweep_id, load_settings().reports_dir)
+    except Exception:  # noqa: BLE001
+        log.exception("report of sweep %s failed", sweep_id)
