@@ -35,7 +35,12 @@ def posts_loop(data: TrainData, model: str, epochs: int) -> tuple[float, float]:
         def net(xb):
             return xb @ params[0] + params[1]
     else:
-        params = [init_params((28 * 28, 64)), init_params(64), init_params((64, 10)), init_params(10)]
+        params = [
+            init_params((28 * 28, 64)),
+            init_params(64),
+            init_params((64, 10)),
+            init_params(10),
+        ]
 
         def net(xb):
             return torch.sigmoid(xb @ params[0] + params[1]) @ params[2] + params[3]
@@ -44,8 +49,12 @@ def posts_loop(data: TrainData, model: str, epochs: int) -> tuple[float, float]:
         preds = torch.softmax(preds, axis=1)
         return -torch.log(preds[range(len(preds)), y]).mean()
 
-    dl = DataLoader(list(zip(data.x_train, data.y_train)), batch_size=256, shuffle=True)
-    valid_dl = DataLoader(list(zip(data.x_valid, data.y_valid)), batch_size=256, shuffle=False)
+    dl = DataLoader(
+        list(zip(data.x_train, data.y_train, strict=True)), batch_size=256, shuffle=True
+    )
+    valid_dl = DataLoader(
+        list(zip(data.x_valid, data.y_valid, strict=True)), batch_size=256, shuffle=False
+    )
     start = time.perf_counter()
     for _ in range(epochs):
         for xb, yb in dl:
@@ -82,14 +91,18 @@ def main() -> None:
     print(f"{'model':<7} {'way':<14} {'s/epoch':>8} {'cfg-ep/s':>9} {'ratio':>6} {'accuracy':>9}")
     for model in args.models.split(","):
         base_seconds, accuracy = posts_loop(data, model, args.epochs)
-        print(f"{model:<7} {'posts loop':<14} {base_seconds:>8.3f} {1 / base_seconds:>9.2f} "
-              f"{1.0:>6.2f} {accuracy:>9.4f}")
+        print(
+            f"{model:<7} {'posts loop':<14} {base_seconds:>8.3f} {1 / base_seconds:>9.2f} "
+            f"{1.0:>6.2f} {accuracy:>9.4f}"
+        )
         for group in map(int, args.groups.split(",")):
             seconds, accuracy = core(data, model, args.epochs, group)
             rate = group / seconds
             name = "core, 1 job" if group == 1 else f"fused x{group}"
-            print(f"{model:<7} {name:<14} {seconds:>8.3f} {rate:>9.2f} "
-                  f"{rate * base_seconds:>6.2f} {accuracy:>9.4f}")
+            print(
+                f"{model:<7} {name:<14} {seconds:>8.3f} {rate:>9.2f} "
+                f"{rate * base_seconds:>6.2f} {accuracy:>9.4f}"
+            )
 
 
 if __name__ == "__main__":

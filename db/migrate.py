@@ -52,7 +52,7 @@ def head_revision() -> str:
 
 
 @functools.cache
-def _known_revisions() -> frozenset[str]:
+def known_revisions() -> frozenset[str]:
     script = ScriptDirectory.from_config(make_config())
     return frozenset(revision.revision for revision in script.walk_revisions())
 
@@ -89,7 +89,7 @@ def ensure_current(url: str | URL | Engine) -> None:
             # BEGIN IMMEDIATE; the later ones find the schema current and do nothing.
             _migrate(engine, command.upgrade, "head")
             return
-    if current is None or current in _known_revisions():
+    if current is None or current in known_revisions():
         raise SchemaBehind(current, head)
     raise SchemaAhead(current, head)
 

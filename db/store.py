@@ -16,6 +16,7 @@ several machines) and from the local clock on SQLite (one machine).
 from __future__ import annotations
 
 import functools
+import json
 import math
 import random
 import time
@@ -151,7 +152,9 @@ class Store:
         for attempt in range(_NAME_RACE_TRIES):
             try:
                 with self._write() as session:
-                    return self._create_sweep(session, name, dict(grid), grid_hash, rows, new)
+                    return self._create_sweep(
+                        session, name, _json(grid, "grid"), grid_hash, rows, new
+                    )
             except exc.IntegrityError:
                 # Another process inserted this name after we looked: look again.
                 if attempt == _NAME_RACE_TRIES - 1:
@@ -500,7 +503,7 @@ class Store:
             "best_epoch": best_epoch,
             "train_seconds": _finite(train_seconds, "train_seconds"),
             "device": device,
-            "run_info": dict(run_info) if run_info is not None else None,
+            "run_info": _json(run_info, "run_info") if run_info is not None else None,
         }
         values = {key: value for key, value in given.items() if value is not None}
         with self._write() as session:
@@ -546,7 +549,7 @@ class Store:
             result = session.execute(
                 _update(JobModel)
                 .where(JobModel.job_id == job_id)
-                .values(run_info=dict(run_info), device=device)
+                .values(run_info=_json(run_info, "run_info"), device=device)
             )
             if result.rowcount == 0:
                 raise NotFound(f"no job {job_id}")
@@ -740,7 +743,7 @@ def _job_rows(jobs: Sequence[NewJob]) -> list[dict[str, Any]]:
                 "model": job.model,
                 "loss": job.loss,
                 "lr": _finite(job.lr, "lr"),
-                "params": dict(job.spec),
+                "params": _json(job.spec, "spec"),
                 "group_key": job.group_key,
                 "status": "queued",
                 "attempts": 0,
@@ -788,6 +791,15 @@ def _epoch_row(row: Any) -> EpochRow:
         per_class_acc=tuple(math.nan if a is None else a for a in row.per_class_acc),
         seconds=row.seconds,
     )
+
+
+def _json(value: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """A JSON column's value, checked here: NaN is not JSON (PostgreSQL would refuse it)."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name} is not JSON without NaN or infinity: {error}") from None
+    return dict(value)
 
 
 def _finite(value: float | None, name: str) -> float | None:

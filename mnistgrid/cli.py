@@ -1,6 +1,6 @@
 """The `mnistgrid` command: one group, each subcommand in its own module under `commands/`.
 
-    mnistgrid --help
+mnistgrid --help
 """
 
 from __future__ import annotations
@@ -32,8 +32,16 @@ cli.add_command(train_cmd.train)
 cli.add_command(data_cmd.data)
 cli.add_command(db_cmd.db)
 cli.add_command(worker_cmd.worker)
-for command in (sweep_cmd.submit, sweep_cmd.status, sweep_cmd.watch, sweep_cmd.sweeps,
-                sweep_cmd.cancel, sweep_cmd.resume, rerun_cmd.rerun, demo_cmd.demo):
+for command in (
+    sweep_cmd.submit,
+    sweep_cmd.status,
+    sweep_cmd.watch,
+    sweep_cmd.sweeps,
+    sweep_cmd.cancel,
+    sweep_cmd.resume,
+    rerun_cmd.rerun,
+    demo_cmd.demo,
+):
     cli.add_command(command)
 
 

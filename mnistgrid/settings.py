@@ -61,7 +61,6 @@ class Settings(BaseSettings):
         given = {key: value for key, value in overrides.items() if value is not None}
         return self.model_copy(update=given) if given else self
 
-
     def as_environment(self) -> dict[str, str]:
         """These settings as `MNISTGRID_*` variables, for the processes this one starts."""
         env = {}

@@ -158,8 +158,9 @@ def expand(grid: Grid, limit: int) -> list[JobSpec]:
     """Every job of the grid, in a stable order, without duplicates."""
     total = count_jobs(grid)
     if total > limit:
-        raise BadInput(f"grid has {total:,} jobs, over the limit of {limit:,} "
-                       "(MNISTGRID_MAX_GRID_JOBS)")
+        raise BadInput(
+            f"grid has {total:,} jobs, over the limit of {limit:,} (MNISTGRID_MAX_GRID_JOBS)"
+        )
     jobs: dict[str, JobSpec] = {}
     for model in dict.fromkeys(grid.spec.grid.model):
         for job in model_jobs(grid, model):
@@ -170,8 +171,12 @@ def expand(grid: Grid, limit: int) -> list[JobSpec]:
 def model_jobs(grid: Grid, model: str) -> list[JobSpec]:
     axes, train = grid.spec.grid, grid.spec.train
     names = AXES_OF[model]
-    shared = {"epochs": train.epochs, "device": train.device, "init_std": train.init_std,
-              "data": grid.spec.data}
+    shared = {
+        "epochs": train.epochs,
+        "device": train.device,
+        "init_std": train.init_std,
+        "data": grid.spec.data,
+    }
     if model != "baseline":
         shared["gradient"] = train.gradient
     specs = []

@@ -37,7 +37,8 @@ def fused_groups(specs: list[JobSpec], group_size: int) -> list[list[JobSpec]]:
         shape = "baseline" + spec.key() if spec.model == "baseline" else spec.shape_key()
         by_shape.setdefault(shape, []).append(spec)
     return [
-        same[i : i + group_size] for same in by_shape.values()
+        same[i : i + group_size]
+        for same in by_shape.values()
         for i in range(0, len(same), group_size)
     ]
 

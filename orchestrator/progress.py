@@ -1,6 +1,6 @@
 """Live progress of a sweep: a bar per job with its current accuracy, and one for the sweep.
 
-    mnistgrid watch quick
+mnistgrid watch quick
 """
 
 from __future__ import annotations
@@ -15,8 +15,14 @@ from db.store import Store
 
 DONE = ("finished", "cancelled")
 TERMINAL = ("succeeded", "diverged", "failed", "cancelled")
-STATUS_STYLE = {"succeeded": "green", "diverged": "yellow", "failed": "red",
-                "cancelled": "dim", "running": "cyan", "queued": "white"}
+STATUS_STYLE = {
+    "succeeded": "green",
+    "diverged": "yellow",
+    "failed": "red",
+    "cancelled": "dim",
+    "running": "cyan",
+    "queued": "white",
+}
 
 
 def job_label(job: JobInfo) -> str:
@@ -33,13 +39,20 @@ def epochs_of(job: JobInfo) -> int:
 
 def watch(store: Store, sweep_id: int, console: Console, poll: float = 0.5) -> str:
     """Show progress until the sweep ends; returns its final status."""
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[acc]}"), TextColumn("{task.fields[status]}"))
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[acc]}"),
+        TextColumn("{task.fields[status]}"),
+    )
     with Progress(*columns, console=console) as progress:
         jobs = store.sweep_jobs(sweep_id)
         overall = progress.add_task("[bold]sweep", total=len(jobs), acc="", status="")
-        bars = {j.job_id: progress.add_task(job_label(j), total=epochs_of(j), acc="", status="")
-                for j in jobs}
+        bars = {
+            j.job_id: progress.add_task(job_label(j), total=epochs_of(j), acc="", status="")
+            for j in jobs
+        }
         while True:
             sweep = store.get_sweep(sweep_id)
             jobs = store.sweep_jobs(sweep_id)
@@ -53,7 +66,11 @@ def update(progress: Progress, overall: TaskID, bars: dict[int, TaskID], jobs: l
     for job in jobs:
         acc = f"acc {job.last_valid_acc:.4f}" if job.last_valid_acc is not None else ""
         style = STATUS_STYLE.get(job.status, "white")
-        progress.update(bars[job.job_id], completed=job.last_epoch or 0, acc=acc,
-                        status=f"[{style}]{job.status}[/]")
+        progress.update(
+            bars[job.job_id],
+            completed=job.last_epoch or 0,
+            acc=acc,
+            status=f"[{style}]{job.status}[/]",
+        )
     done = sum(j.status in TERMINAL for j in jobs)
     progress.update(overall, completed=done, status=f"{done}/{len(jobs)} jobs ended")

@@ -31,8 +31,13 @@ def check_broker(app: Celery) -> None:
 
 def publish(app: Celery, job_ids: Sequence[int], queue: str, time_limit: float) -> None:
     """One task that trains `job_ids` (a stack when several) within `time_limit` seconds."""
-    app.send_task(TASK, args=[list(job_ids)], queue=queue, soft_time_limit=time_limit,
-                  time_limit=time_limit + HARD_LIMIT_MARGIN)
+    app.send_task(
+        TASK,
+        args=[list(job_ids)],
+        queue=queue,
+        soft_time_limit=time_limit,
+        time_limit=time_limit + HARD_LIMIT_MARGIN,
+    )
 
 
 def queue_jobs(app: Celery, jobs: Sequence[JobInfo], time_limit: float) -> int:

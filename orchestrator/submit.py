@@ -1,6 +1,6 @@
 """Submitting a grid: validate, write the sweep and its jobs in one transaction, then queue.
 
-    mnistgrid submit examples/quick.toml --wait
+mnistgrid submit examples/quick.toml --wait
 """
 
 from __future__ import annotations
@@ -26,12 +26,15 @@ class Submitted:
     n_tasks: int
 
 
-def submit_grid(grid: Grid, name: str | None, new: bool, store: Store, app: Celery,
-                settings: Settings) -> Submitted:
+def submit_grid(
+    grid: Grid, name: str | None, new: bool, store: Store, app: Celery, settings: Settings
+) -> Submitted:
     time_limit = grid.spec.train.time_limit
     if time_limit > settings.max_job_seconds:
-        raise BadInput(f"train.time_limit: {time_limit:g} s is over MNISTGRID_MAX_JOB_SECONDS "
-                       f"({settings.max_job_seconds:g} s)")
+        raise BadInput(
+            f"train.time_limit: {time_limit:g} s is over MNISTGRID_MAX_JOB_SECONDS "
+            f"({settings.max_job_seconds:g} s)"
+        )
     jobs = plan(grid, settings.max_grid_jobs, settings.group_size)
     check_broker(app)
     grid_json = grid.spec.model_dump(mode="json")

@@ -12,20 +12,33 @@ def sweeps_table(sweeps: list[SweepInfo]) -> Table:
     table = Table("id", "name", "status", "jobs", "done", "failed", "created")
     for s in sweeps:
         ended = sum(s.counts.get(k, 0) for k in ("succeeded", "diverged", "failed", "cancelled"))
-        table.add_row(str(s.sweep_id), s.name, s.status, str(s.n_jobs), str(ended),
-                      str(s.counts.get("failed", 0)), f"{s.created_at:%Y-%m-%d %H:%M}")
+        table.add_row(
+            str(s.sweep_id),
+            s.name,
+            s.status,
+            str(s.n_jobs),
+            str(ended),
+            str(s.counts.get("failed", 0)),
+            f"{s.created_at:%Y-%m-%d %H:%M}",
+        )
     return table
 
 
 def jobs_table(title: str, jobs: list[JobInfo]) -> Table:
-    table = Table("job", "config", "status", "epoch", "accuracy", "best", "seconds", "worker",
-                  title=title)
+    table = Table(
+        "job", "config", "status", "epoch", "accuracy", "best", "seconds", "worker", title=title
+    )
     for j in jobs:
         style = STATUS_STYLE.get(j.status, "white")
         table.add_row(
-            str(j.job_id), job_label(j).split(" ", 1)[1], f"[{style}]{j.status}[/]",
-            f"{j.last_epoch or 0}/{epochs_of(j)}", fmt(j.last_valid_acc), fmt(j.best_acc),
-            "" if j.train_seconds is None else f"{j.train_seconds:.1f}", j.worker or "",
+            str(j.job_id),
+            job_label(j).split(" ", 1)[1],
+            f"[{style}]{j.status}[/]",
+            f"{j.last_epoch or 0}/{epochs_of(j)}",
+            fmt(j.last_valid_acc),
+            fmt(j.best_acc),
+            "" if j.train_seconds is None else f"{j.train_seconds:.1f}",
+            j.worker or "",
         )
     return table
 

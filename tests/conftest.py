@@ -23,5 +23,5 @@ def mnist_dir() -> Path:
     """The real MNIST idx files; tests that need the full set skip only when they are absent."""
     found = real_mnist_dir()
     if found is None:
-        pytest.skip("real MNIST not found: set MNISTGRID_DATA_DIR to a folder of the idx .gz files")
+        pytest.skip("real MNIST not found: set MNISTGRID_DATA_DIR to the folder of idx .gz files")
     return found

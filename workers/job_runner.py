@@ -46,8 +46,14 @@ def load_checkpoint(state: bytes) -> MemberState:
 
 
 def epoch_row(metrics: EpochMetrics) -> EpochRow:
-    return EpochRow(metrics.epoch, metrics.train_loss, metrics.valid_loss, metrics.valid_acc,
-                    metrics.per_class_acc, metrics.seconds)
+    return EpochRow(
+        metrics.epoch,
+        metrics.train_loss,
+        metrics.valid_loss,
+        metrics.valid_acc,
+        metrics.per_class_acc,
+        metrics.seconds,
+    )
 
 
 _data_cache: dict[tuple[DataSpec, str], TrainData] = {}
@@ -64,8 +70,14 @@ def task_data(settings: Settings, spec: DataSpec, device: torch.device) -> Train
 def run_info(spec: JobSpec, data: TrainData, device: torch.device) -> dict[str, object]:
     """What `mnistgrid rerun` needs to train the job again exactly."""
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-    return {"seed": spec.seed, "data_checksum": data.checksum, "torch": torch.__version__,
-            "mnistgrid": __version__, "device": str(device), "device_name": name}
+    return {
+        "seed": spec.seed,
+        "data_checksum": data.checksum,
+        "torch": torch.__version__,
+        "mnistgrid": __version__,
+        "device": str(device),
+        "device_name": name,
+    }
 
 
 @dataclass
@@ -132,8 +144,12 @@ class JobRunner:
         if not rows:
             return {}
         best = max(rows, key=lambda r: r.valid_acc)
-        return {"final_acc": rows[-1].valid_acc, "best_acc": best.valid_acc,
-                "best_epoch": best.epoch, "train_seconds": sum(r.seconds for r in rows)}
+        return {
+            "final_acc": rows[-1].valid_acc,
+            "best_acc": best.valid_acc,
+            "best_epoch": best.epoch,
+            "train_seconds": sum(r.seconds for r in rows),
+        }
 
 
 class EpochRecorder:

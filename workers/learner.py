@@ -94,7 +94,9 @@ def epoch_batches(
     """Index batches of one epoch: (B,) when all members share a seed, else (K,B)."""
 
     def permutation(seed: int) -> torch.Tensor:
-        return torch.randperm(n, generator=torch.Generator().manual_seed(shuffle_seed(seed, epoch)))
+        return torch.randperm(
+            n, generator=torch.Generator().manual_seed(shuffle_seed(seed, epoch))
+        )
 
     if len(set(seeds)) == 1:
         order = permutation(seeds[0]).to(device)
@@ -104,7 +106,12 @@ def epoch_batches(
 
 
 def train_epoch(
-    spec: JobSpec, params: Params, opt: BasicOptim, data: TrainData, seeds: Sequence[int], epoch: int
+    spec: JobSpec,
+    params: Params,
+    opt: BasicOptim,
+    data: TrainData,
+    seeds: Sequence[int],
+    epoch: int,
 ) -> torch.Tensor:
     """One pass of mini-batch SGD; returns each member's mean training loss (K,)."""
     total = torch.zeros(len(seeds), device=data.x_train.device)
@@ -130,13 +137,17 @@ def validate_epoch(spec: JobSpec, params: Params, data: TrainData) -> Validation
     k = params[0].shape[0]
     loss_sum = torch.zeros(k, device=params[0].device)
     hits = torch.zeros(k, n_classes, device=params[0].device)
-    for xb, yb in zip(data.x_valid.split(VALID_CHUNK), data.y_valid.split(VALID_CHUNK), strict=True):
+    for xb, yb in zip(
+        data.x_valid.split(VALID_CHUNK), data.y_valid.split(VALID_CHUNK), strict=True
+    ):
         logits = forward(spec, params, xb)  # (K,b,C)
         loss_sum += loss_fn(logits, yb) * len(yb)
         correct = (predictions(logits) == yb).float()  # (K,b)
         hits += correct @ torch.nn.functional.one_hot(yb, n_classes).float()  # (K,b)@(b,C)
     counts = torch.bincount(data.y_valid, minlength=n_classes).clamp(min=1)
-    return Validation(loss_sum / len(data.y_valid), hits.sum(-1) / len(data.y_valid), hits / counts)
+    return Validation(
+        loss_sum / len(data.y_valid), hits.sum(-1) / len(data.y_valid), hits / counts
+    )
 
 
 def fit(
@@ -152,7 +163,10 @@ def fit(
     first_epoch = start_epoch(start)
     spec, device = specs[0], resolve_device(specs[0].device)
     data = data.to(device)
-    members = [s.params if s else init_member(j, data.n_classes) for j, s in zip(specs, start)]
+    members = [
+        s.params if s else init_member(j, data.n_classes)
+        for j, s in zip(specs, start, strict=True)
+    ]
     run = StackRun(specs, stack_members(members, device))
     for epoch in range(first_epoch, spec.epochs + 1):
         tick = time.perf_counter()
@@ -196,8 +210,13 @@ class StackRun:
         self, epoch: int, train_loss: torch.Tensor, valid: Validation, seconds: float
     ) -> list[MemberEpoch]:
         share = seconds / len(self.active)  # the stack's wall time, divided among its members
-        rows = zip(train_loss.tolist(), valid.loss.tolist(), valid.accuracy.tolist(),
-                   valid.per_class.tolist(), strict=True)
+        rows = zip(
+            train_loss.tolist(),
+            valid.loss.tolist(),
+            valid.accuracy.tolist(),
+            valid.per_class.tolist(),
+            strict=True,
+        )
         events = []
         for row, (t_loss, v_loss, acc, per_class) in enumerate(rows):
             member = self.active[row]

@@ -28,7 +28,7 @@ def n_outputs(n_classes: int) -> int:
 
 
 def init_member(spec: JobSpec, n_classes: int) -> Params:
-    """One member's parameters, drawn in the posts' order (weights, then biases, layer by layer)."""
+    """One member's parameters, drawn in the posts' order: weights, then biases, by layer."""
     g = torch.Generator().manual_seed(spec.seed)
     n_out, std = n_outputs(n_classes), spec.init_std
     if spec.model == "linear":

@@ -32,7 +32,7 @@ class Frozen(BaseModel):
 class DataSpec(Frozen):
     """Which examples a job sees: all ten digits or a pair, and where validation comes from."""
 
-    # None: all ten digits. A pair (a, b): binary task, label 1 for `a` and 0 for `b`, as the posts.
+    # None: all ten digits. A pair (a, b): binary, label 1 for `a` and 0 for `b`, as the posts.
     digits: tuple[int, int] | None = None
     # "test": validate on the test split (post 1). A number: that fraction of the training split,
     # drawn with `split_seed` (the 4-vs-8 post's SubsetRandomSampler).

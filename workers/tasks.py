@@ -1,6 +1,6 @@
 """The Celery task: thin on purpose. It takes job ids, and the job runner does the rest.
 
-    mnistgrid worker --queues cpu --concurrency 2
+mnistgrid worker --queues cpu --concurrency 2
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """`mnistgrid db ...`: bring the database's schema to this mnistgrid's, or say where it is.
 
-    mnistgrid db upgrade --database-url postgresql+psycopg://postgres@127.0.0.1:5432/mnistgrid
-    mnistgrid db current
+mnistgrid db upgrade --database-url postgresql+psycopg://postgres@127.0.0.1:5432/mnistgrid
+mnistgrid db current
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from db.engine import safe_url
-from db.migrate import current_revision, head_revision, upgrade
+from db.migrate import current_revision, head_revision, known_revisions, upgrade
 from mnistgrid.settings import load_settings
 
 database_url_option = click.option(
@@ -52,6 +52,8 @@ def current_cmd(database_url: str | None) -> None:
     head = head_revision()
     if current == head:
         state = "current"
+    elif current is not None and current not in known_revisions():
+        state = f"newer than this mnistgrid, which knows up to {head}"
     else:
         state = f"this mnistgrid needs {head}: run `mnistgrid db upgrade`"
     click.echo(f"{safe_url(url)}: schema at {current or 'base'} ({state})")

@@ -43,8 +43,22 @@ def start_workers(settings: Settings, n: int) -> list[subprocess.Popen]:
     env = {**os.environ, **settings.as_environment()}
     return [
         subprocess.Popen(
-            [sys.executable, "-m", "mnistgrid.cli", "worker", "-Q", "cpu", "-c", "1",
-             "--threads", str(threads), "--name", f"demo{i}@%h", "--loglevel", "warning"],
+            [
+                sys.executable,
+                "-m",
+                "mnistgrid.cli",
+                "worker",
+                "-Q",
+                "cpu",
+                "-c",
+                "1",
+                "--threads",
+                str(threads),
+                "--name",
+                f"demo{i}@%h",
+                "--loglevel",
+                "warning",
+            ],
             env=env,
         )
         for i in range(n)
@@ -62,13 +76,29 @@ def stop(workers: list[subprocess.Popen]) -> None:
 
 
 @click.command()
-@click.option("--dir", "folder", type=click.Path(path_type=Path), default=Path("mnistgrid-demo"),
-              show_default=True, help="where the database, broker and report go")
-@click.option("--grid", "grid_file", type=click.Path(path_type=Path), default=QUICK_GRID,
-              help="grid file [default: examples/quick.toml]")
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(path_type=Path),
+    default=Path("mnistgrid-demo"),
+    show_default=True,
+    help="where the database, broker and report go",
+)
+@click.option(
+    "--grid",
+    "grid_file",
+    type=click.Path(path_type=Path),
+    default=QUICK_GRID,
+    help="grid file [default: examples/quick.toml]",
+)
 @click.option("--workers", "n_workers", type=click.IntRange(1, 64), default=2, show_default=True)
-@click.option("--data", "data_dir", type=click.Path(path_type=Path), default=None,
-              help="MNIST folder [env MNISTGRID_DATA_DIR]")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="MNIST folder [env MNISTGRID_DATA_DIR]",
+)
 def demo(folder: Path, grid_file: Path, n_workers: int, data_dir: Path | None) -> None:
     """Run a grid end to end with no servers: SQLite, a filesystem broker, local workers."""
     from orchestrator.report import write_report
@@ -97,12 +127,14 @@ def print_where(settings: Settings, sweep_id: int, store: Store, folder: Path) -
     paths = report_paths(settings.reports_dir, store.get_sweep(sweep_id).name)
     here = Path.cwd()
     db_file = folder / "mnistgrid.db"
-    click.echo(f"\nreport:   {paths.html}\n          {paths.markdown}\n"
-               f"database: {db_file}\n\nquery it:\n"
-               f"  mnistgrid status {sweep_id} --database-url sqlite:///{db_file}\n"
-               f"  python -c \"import sqlite3; print(sqlite3.connect('{rel(db_file, here)}')"
-               ".execute('SELECT model, loss, lr, best_acc FROM jobs ORDER BY best_acc DESC')"
-               ".fetchall())\"")
+    click.echo(
+        f"\nreport:   {paths.html}\n          {paths.markdown}\n"
+        f"database: {db_file}\n\nquery it:\n"
+        f"  mnistgrid status {sweep_id} --database-url sqlite:///{db_file}\n"
+        f"  python -c \"import sqlite3; print(sqlite3.connect('{rel(db_file, here)}')"
+        ".execute('SELECT model, loss, lr, best_acc FROM jobs ORDER BY best_acc DESC')"
+        '.fetchall())"'
+    )
 
 
 def rel(path: Path, base: Path) -> str:

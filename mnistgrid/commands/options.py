@@ -16,18 +16,26 @@ F = TypeVar("F", bound=Callable[..., object])
 
 def service_options(command: F) -> F:
     """`--database-url`, `--broker-url`, `--data`: each overrides its MNISTGRID_* variable."""
-    for option in reversed([
-        click.option("--database-url", default=None, help="[env MNISTGRID_DATABASE_URL]"),
-        click.option("--broker-url", default=None, help="[env MNISTGRID_BROKER_URL]"),
-        click.option("--data", "data_dir", type=click.Path(path_type=Path), default=None,
-                     help="MNIST folder [env MNISTGRID_DATA_DIR]"),
-    ]):
+    for option in reversed(
+        [
+            click.option("--database-url", default=None, help="[env MNISTGRID_DATABASE_URL]"),
+            click.option("--broker-url", default=None, help="[env MNISTGRID_BROKER_URL]"),
+            click.option(
+                "--data",
+                "data_dir",
+                type=click.Path(path_type=Path),
+                default=None,
+                help="MNIST folder [env MNISTGRID_DATA_DIR]",
+            ),
+        ]
+    ):
         command = option(command)
     return command
 
 
-def settings_from(database_url: str | None, broker_url: str | None,
-                  data_dir: Path | None) -> Settings:
+def settings_from(
+    database_url: str | None, broker_url: str | None, data_dir: Path | None
+) -> Settings:
     """Settings with the CLI's overrides, exported so that processes started from here agree."""
     settings = load_settings().with_overrides(
         database_url=database_url, broker_url=broker_url, data_dir=data_dir

@@ -1,6 +1,6 @@
 """`mnistgrid rerun JOB`: train a stored job again in this process, from what it recorded.
 
-    mnistgrid rerun 12
+mnistgrid rerun 12
 """
 
 from __future__ import annotations
@@ -28,11 +28,15 @@ def rerun(job_id: int, **services: object) -> None:
     console = Console(soft_wrap=True)
     recorded = job.run_info or {}
     if recorded.get("data_checksum") not in (None, data.checksum):
-        console.print("[yellow]warning: this data differs from the data the job saw "
-                      f"(checksum {data.checksum[:12]} vs {recorded['data_checksum'][:12]})[/]")
+        console.print(
+            "[yellow]warning: this data differs from the data the job saw "
+            f"(checksum {data.checksum[:12]} vs {recorded['data_checksum'][:12]})[/]"
+        )
     (result,) = train_jobs([spec], data, EpochPrinter(console, data.classes))
     EpochPrinter.summary(console, spec, result, data.classes)
     if job.final_acc is not None and result.final is not None:
-        console.print(f"stored final accuracy {job.final_acc:.4f} "
-                      f"({recorded.get('device', '?')}, torch {recorded.get('torch', '?')}); "
-                      f"this run {result.final.valid_acc:.4f}")
+        console.print(
+            f"stored final accuracy {job.final_acc:.4f} "
+            f"({recorded.get('device', '?')}, torch {recorded.get('torch', '?')}); "
+            f"this run {result.final.valid_acc:.4f}"
+        )

@@ -1,7 +1,7 @@
 """Sweeps from the command line: submit a grid, list, watch, cancel and resume.
 
-    mnistgrid submit examples/quick.toml --wait
-    mnistgrid status quick
+mnistgrid submit examples/quick.toml --wait
+mnistgrid status quick
 """
 
 from __future__ import annotations
@@ -34,8 +34,10 @@ def wait_for(store: Store, sweep_id: int) -> None:
     status = watch_sweep(store, sweep_id, console())
     sweep = store.get_sweep(sweep_id)
     failed = sweep.counts.get("failed", 0)
-    click.echo(f"sweep {sweep.name} (id {sweep_id}) {status}: "
-               + ", ".join(f"{n} {s}" for s, n in sweep.counts.items() if n))
+    click.echo(
+        f"sweep {sweep.name} (id {sweep_id}) {status}: "
+        + ", ".join(f"{n} {s}" for s, n in sweep.counts.items() if n)
+    )
     if failed or status == "cancelled":
         sys.exit(1)
 
@@ -53,8 +55,10 @@ def submit(grid_file: Path, name: str | None, new: bool, wait: bool, **services:
     store = Store(settings.database_url)
     done = submit_grid(grid, name, new, store, make_celery(settings), settings)
     verb = "submitted" if done.created else "already submitted"
-    click.echo(f"sweep {done.name} {verb}: id {done.sweep_id}, {done.n_jobs} jobs, "
-               f"{done.n_tasks} tasks queued")
+    click.echo(
+        f"sweep {done.name} {verb}: id {done.sweep_id}, {done.n_jobs} jobs, "
+        f"{done.n_tasks} tasks queued"
+    )
     if wait:
         wait_for(store, done.sweep_id)
 

@@ -1,6 +1,6 @@
 """`mnistgrid train`: one job in this process, a table of its epochs (or `--json`).
 
-    mnistgrid train --model linear --loss cross_entropy --lr 1 --epochs 5 --batch-size 256
+mnistgrid train --model linear --loss cross_entropy --lr 1 --epochs 5 --batch-size 256
 """
 
 from __future__ import annotations
@@ -55,25 +55,38 @@ def build_spec(options: dict[str, object]) -> JobSpec:
 
 @click.command()
 @click.option("--model", type=click.Choice(["baseline", "linear", "mlp"]), default="linear")
-@click.option("--loss", type=click.Choice(["mnist_loss", "softmax_mse", "cross_entropy"]),
-              default="cross_entropy")
+@click.option(
+    "--loss",
+    type=click.Choice(["mnist_loss", "softmax_mse", "cross_entropy"]),
+    default="cross_entropy",
+)
 @click.option("--lr", type=float, default=1.0, show_default=True)
 @click.option("--epochs", type=int, default=5, show_default=True)
 @click.option("--batch-size", type=int, default=256, show_default=True)
 @click.option("--hidden", type=int, default=64, show_default=True, help="mlp hidden units")
 @click.option("--activation", type=click.Choice(["sigmoid", "relu"]), default="sigmoid")
-@click.option("--distance", type=click.Choice(["mae", "mse"]), default="mse",
-              help="baseline distance")
+@click.option(
+    "--distance", type=click.Choice(["mae", "mse"]), default="mse", help="baseline distance"
+)
 @click.option("--digits", default=None, help="a digit pair such as 3,7 (default: all ten)")
-@click.option("--valid", default="test", show_default=True,
-              help="'test', or a fraction of the training split")
+@click.option(
+    "--valid",
+    default="test",
+    show_default=True,
+    help="'test', or a fraction of the training split",
+)
 @click.option("--normalize/--no-normalize", default=False)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--init-std", type=float, default=1.0, show_default=True)
 @click.option("--gradient", type=click.Choice(["autograd", "manual"]), default="autograd")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
-@click.option("--data", "data_dir", type=click.Path(path_type=Path), default=None,
-              help="MNIST folder (idx files or mnist_png tree) [env MNISTGRID_DATA_DIR]")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="MNIST folder (idx files or mnist_png tree) [env MNISTGRID_DATA_DIR]",
+)
 @click.option("--json", "as_json", is_flag=True, help="print one JSON document instead")
 def train(data_dir: Path | None, as_json: bool, **options: object) -> None:
     """Train one job in this process and print its epochs."""
@@ -93,21 +106,28 @@ class EpochPrinter:
 
     def __init__(self, console: Console, classes: tuple[int, ...]) -> None:
         self.console, self.classes = console, classes
-        self.console.print(f"{'epoch':>5}  {'train_loss':>10}  {'valid_loss':>10}  "
-                           f"{'accuracy':>8}  {'seconds':>7}", style="bold")
+        self.console.print(
+            f"{'epoch':>5}  {'train_loss':>10}  {'valid_loss':>10}  "
+            f"{'accuracy':>8}  {'seconds':>7}",
+            style="bold",
+        )
 
     def __call__(self, events: list[MemberEpoch]) -> None:
         m = events[0].metrics
-        self.console.print(f"{m.epoch:>5}  {fmt(m.train_loss):>10}  {fmt(m.valid_loss):>10}  "
-                           f"{m.valid_acc:>8.4f}  {m.seconds:>7.3f}")
+        self.console.print(
+            f"{m.epoch:>5}  {fmt(m.train_loss):>10}  {fmt(m.valid_loss):>10}  "
+            f"{m.valid_acc:>8.4f}  {m.seconds:>7.3f}"
+        )
 
     @staticmethod
     def summary(console: Console, spec: JobSpec, result: FitResult, classes: tuple[int, ...]):
         final = result.final
         assert final is not None
         digits = "  ".join(f"{d}:{a:.3f}" for d, a in per_digit(final, classes).items())
-        console.print(f"{spec.label()}: {result.outcome}, accuracy {final.valid_acc:.4f}, "
-                      f"mean per-class {final.mean_class_acc:.4f}")
+        console.print(
+            f"{spec.label()}: {result.outcome}, accuracy {final.valid_acc:.4f}, "
+            f"mean per-class {final.mean_class_acc:.4f}"
+        )
         console.print(f"per digit  {digits}")
 
 
@@ -132,9 +152,14 @@ def result_document(spec: JobSpec, result: FitResult, classes: tuple[int, ...]) 
         "outcome": result.outcome,
         "device": str(resolve_device(spec.device)),
         "epochs": [
-            {"epoch": m.epoch, "train_loss": finite(m.train_loss), "valid_loss": finite(m.valid_loss),
-             "valid_acc": m.valid_acc, "per_class_acc": per_digit(m, classes),
-             "seconds": m.seconds}
+            {
+                "epoch": m.epoch,
+                "train_loss": finite(m.train_loss),
+                "valid_loss": finite(m.valid_loss),
+                "valid_acc": m.valid_acc,
+                "per_class_acc": per_digit(m, classes),
+                "seconds": m.seconds,
+            }
             for m in result.epochs
         ],
         "final_acc": final.valid_acc,

@@ -1,7 +1,7 @@
 """`mnistgrid worker`: a Celery worker that trains jobs from the `cpu` or `gpu` queue.
 
-    mnistgrid worker --queues cpu --concurrency 2
-    mnistgrid worker --queues gpu --gpus 0,1
+mnistgrid worker --queues cpu --concurrency 2
+mnistgrid worker --queues gpu --gpus 0,1
 """
 
 from __future__ import annotations
@@ -21,18 +21,36 @@ from mnistgrid.settings import Settings
 
 @click.command()
 @click.option("--queues", "-Q", default="cpu", show_default=True, help="cpu, gpu or cpu,gpu")
-@click.option("--concurrency", "-c", type=int, default=1, show_default=True,
-              help="training processes (CPU workers)")
+@click.option(
+    "--concurrency",
+    "-c",
+    type=int,
+    default=1,
+    show_default=True,
+    help="training processes (CPU workers)",
+)
 @click.option("--gpus", default=None, help="GPU indexes such as 0,1: one process per GPU")
-@click.option("--threads", type=int, default=None,
-              help="torch threads per process [default: cores / concurrency]")
+@click.option(
+    "--threads",
+    type=int,
+    default=None,
+    help="torch threads per process [default: cores / concurrency]",
+)
 @click.option("--name", default=None, help="worker node name [default: <queues>-<pid>@<host>]")
 @click.option("--loglevel", default="info", show_default=True)
 # GPU processes run solo: the task runs in the process that owns the CUDA context.
 @click.option("--pool", type=click.Choice(["prefork", "solo"]), default="prefork", hidden=True)
 @service_options
-def worker(queues: str, concurrency: int, gpus: str | None, threads: int | None,
-           name: str | None, loglevel: str, pool: str, **services: object) -> None:
+def worker(
+    queues: str,
+    concurrency: int,
+    gpus: str | None,
+    threads: int | None,
+    name: str | None,
+    loglevel: str,
+    pool: str,
+    **services: object,
+) -> None:
     """Start a worker that trains the jobs it takes off the queue."""
     if concurrency < 1:
         raise BadInput(f"--concurrency: must be at least 1, got {concurrency}")
@@ -52,12 +70,25 @@ def parse_gpus(text: str) -> list[str]:
     return gpus
 
 
-def run_celery_worker(settings: Settings, queues: str, concurrency: int, pool: str,
-                      name: str | None, loglevel: str) -> None:
+def run_celery_worker(
+    settings: Settings, queues: str, concurrency: int, pool: str, name: str | None, loglevel: str
+) -> None:
     from workers.celery_app import app, filesystem_folder
 
-    argv = ["worker", "-Q", queues, "-c", str(concurrency), "-P", pool, "-E", "-l", loglevel,
-            "-n", name or f"{queues.replace(',', '-')}-{os.getpid()}@%h"]
+    argv = [
+        "worker",
+        "-Q",
+        queues,
+        "-c",
+        str(concurrency),
+        "-P",
+        pool,
+        "-E",
+        "-l",
+        loglevel,
+        "-n",
+        name or f"{queues.replace(',', '-')}-{os.getpid()}@%h",
+    ]
     if filesystem_folder(settings.broker_url) is not None:
         # Gossip, mingle and heartbeats are broadcasts: files nobody removes in this broker.
         argv += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
@@ -68,8 +99,22 @@ def run_gpu_workers(gpus: list[str], loglevel: str) -> int:
     """One solo-pool process per GPU, pinned before it starts: CUDA cannot be forked."""
     children = [
         subprocess.Popen(
-            [sys.executable, "-m", "mnistgrid.cli", "worker", "-Q", "gpu", "-c", "1",
-             "--name", f"gpu{gpu}-{os.getpid()}@%h", "--loglevel", loglevel, "--pool", "solo"],
+            [
+                sys.executable,
+                "-m",
+                "mnistgrid.cli",
+                "worker",
+                "-Q",
+                "gpu",
+                "-c",
+                "1",
+                "--name",
+                f"gpu{gpu}-{os.getpid()}@%h",
+                "--loglevel",
+                loglevel,
+                "--pool",
+                "solo",
+            ],
             env={**os.environ, "CUDA_VISIBLE_DEVICES": gpu, "MNISTGRID_TORCH_THREADS": "1"},
         )
         for gpu in gpus

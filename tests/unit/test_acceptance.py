@@ -47,9 +47,24 @@ def test_three_vs_seven_linear_mnist_loss(mnist_dir):
 
 def test_train_cli_json_reports_every_epoch(mnist_dir):
     out = subprocess.run(
-        ["mnistgrid", "train", "--model", "linear", "--epochs", "2", "--digits", "4,8",
-         "--valid", "0.2", "--data", str(mnist_dir), "--json"],
-        capture_output=True, text=True, check=True,
+        [
+            "mnistgrid",
+            "train",
+            "--model",
+            "linear",
+            "--epochs",
+            "2",
+            "--digits",
+            "4,8",
+            "--valid",
+            "0.2",
+            "--data",
+            str(mnist_dir),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     document = json.loads(out)
     assert [e["epoch"] for e in document["epochs"]] == [1, 2]

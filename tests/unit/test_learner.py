@@ -1,4 +1,4 @@
-"""The SGD core: posts' pieces against torch, fused stacks against lone jobs, resume, divergence."""
+"""The SGD core: the posts' pieces against torch, fused stacks against lone jobs, resume."""
 
 from __future__ import annotations
 
@@ -15,8 +15,16 @@ CPU = torch.device("cpu")
 
 
 def spec(**overrides) -> JobSpec:
-    return JobSpec(**{"model": "linear", "epochs": 3, "batch_size": 64, "device": "cpu",
-                      "lr": 0.5, **overrides})
+    return JobSpec(
+        **{
+            "model": "linear",
+            "epochs": 3,
+            "batch_size": 64,
+            "device": "cpu",
+            "lr": 0.5,
+            **overrides,
+        }
+    )
 
 
 def test_basic_optim_step_equals_torch_sgd():
@@ -57,7 +65,10 @@ def test_training_learns_and_is_deterministic_for_a_seed():
 @pytest.mark.parametrize("model", ["linear", "mlp"])
 @pytest.mark.parametrize("seeds", [(0, 0, 0), (0, 1, 2)])
 def test_each_member_of_a_stack_equals_training_it_alone(model, seeds):
-    jobs = [spec(model=model, hidden=16, lr=lr, seed=s) for lr, s in zip((0.1, 0.5, 1.0), seeds)]
+    jobs = [
+        spec(model=model, hidden=16, lr=lr, seed=s)
+        for lr, s in zip((0.1, 0.5, 1.0), seeds, strict=True)
+    ]
     final_params = {}
 
     def keep_last(events):

@@ -32,7 +32,9 @@ def test_cross_entropy_matches_post1_and_torch(batch):
     p = torch.softmax(logits[0], axis=1)
     post = -torch.log(p[range(16), y]).mean()  # post 1's cross_entropy_loss
     assert cross_entropy(logits, y)[0].item() == pytest.approx(post.item(), rel=1e-5)
-    assert cross_entropy(logits, y)[0].item() == pytest.approx(F.cross_entropy(logits[0], y).item())
+    assert cross_entropy(logits, y)[0].item() == pytest.approx(
+        F.cross_entropy(logits[0], y).item()
+    )
 
 
 def test_cross_entropy_stays_finite_where_the_naive_form_overflows():
@@ -52,6 +54,8 @@ def test_binary_losses_equal_the_two_class_softmax_forms():
     z = torch.tensor([[[2.0], [-1.0], [0.5]]])
     t = torch.tensor([1, 0, 1])
     two_class = torch.cat([torch.zeros_like(z), z], -1)  # logits (0, z)
-    assert cross_entropy(z, t).item() == pytest.approx(cross_entropy(two_class, t).item(), rel=1e-6)
+    assert cross_entropy(z, t).item() == pytest.approx(
+        cross_entropy(two_class, t).item(), rel=1e-6
+    )
     assert softmax_mse(z, t).item() == pytest.approx(softmax_mse(two_class, t).item(), rel=1e-6)
     assert predictions(z).tolist() == predictions(two_class).tolist()

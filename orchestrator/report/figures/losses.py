@@ -1,0 +1,63 @@
+"""Loss comparison: for each model, the best accuracy each loss reached (over lr and the rest)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from orchestrator.report.figures.panels import LOSS_ORDER, MODEL_ORDER, baseline_lines
+from orchestrator.report.figures.style import LOSS_COLORS, accuracy_floor, new_figure
+from orchestrator.report.gather import SweepData
+from orchestrator.report.summary import ConfigGroup, Spread, config_groups
+
+
+@dataclass(frozen=True, slots=True)
+class LossBest:
+    model: str
+    loss: str
+    group: ConfigGroup  # the configuration with the highest mean best accuracy over its seeds
+    acc: Spread
+
+
+def loss_bests(data: SweepData) -> list[LossBest]:
+    bests = []
+    for model in MODEL_ORDER:
+        for loss in LOSS_ORDER:
+            jobs = [j for j in data.jobs if j.model == model and j.loss == loss]
+            scored = [(g, s) for g in config_groups(jobs) if (s := g.best_acc) is not None]
+            if scored:
+                group, acc = max(scored, key=lambda gs: gs[1].mean)
+                bests.append(LossBest(model, loss, group, acc))
+    return bests
+
+
+def plot_losses(data: SweepData, bests: list[LossBest]) -> Figure:
+    fig = new_figure(9, 4.2)
+    ax = fig.add_subplot()
+    models = [m for m in MODEL_ORDER if any(b.model == m for b in bests)]
+    losses = [loss for loss in LOSS_ORDER if any(b.loss == loss for b in bests)]
+    if not bests:
+        ax.text(0.5, 0.5, "no trained jobs with an accuracy yet", ha="center", va="center",
+                transform=ax.transAxes)
+        return fig
+    floor = accuracy_floor([b.acc.low for b in bests], margin=0.05)
+    width = 0.8 / len(losses)
+    for i, loss in enumerate(losses):
+        found = {b.model: b for b in bests if b.loss == loss}
+        x = np.array([m for m, model in enumerate(models) if model in found], dtype=float)
+        x += (i - (len(losses) - 1) / 2) * width
+        accs = [found[model].acc for model in models if model in found]
+        err = [[a.mean - a.low for a in accs], [a.high - a.mean for a in accs]]
+        bars = ax.bar(x, [a.mean for a in accs], width * 0.92, bottom=0, yerr=err, capsize=4,
+                      color=LOSS_COLORS[loss], label=loss)
+        ax.bar_label(bars, labels=[f"{a.mean:.3f}" for a in accs], padding=2, fontsize=8)
+    baseline_lines(ax, data, label=True)
+    ax.set_xticks(range(len(models)), models)
+    ax.set_ylim(floor, 1.0)
+    ax.set_xlabel("model")
+    ax.set_ylabel("best validation accuracy")
+    ax.set_title(f"Loss comparison: best accuracy per loss (y axis starts at {floor:.2f})")
+    ax.legend(loc="upper left", ncols=2)
+    return fig

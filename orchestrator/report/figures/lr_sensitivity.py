@@ -1,0 +1,68 @@
+"""Learning-rate sensitivity: final accuracy against lr (log scale), a panel per model x loss.
+
+A point is the mean over the seeds that did not diverge, its bar their range. Diverged runs are
+data, not gaps: a red x at the bottom of the panel at their lr.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from orchestrator.report.figures.panels import Panel, baseline_lines, trained_panels
+from orchestrator.report.figures.style import DIVERGED_COLOR, FAMILY_COLORS, accuracy_floor
+from orchestrator.report.gather import JobResult, SweepData
+from orchestrator.report.summary import config_groups
+
+LINESTYLES = ("-", "--", ":", "-.")
+MARKERS = ("o", "s", "^", "v", "D", "P")
+
+
+def shape_label(job: JobResult) -> str:
+    """What else than lr and seed sets the run apart: `mlp64-sigmoid batch=256`."""
+    spec = job.spec
+    shape = f"mlp{spec.hidden}-{spec.activation} " if spec.model == "mlp" else ""
+    return f"{shape}batch={spec.batch_size}"
+
+
+def plot_lr_sensitivity(data: SweepData) -> Figure:
+    fig, panels = trained_panels(data, width=12, height=3.2)
+    if not panels:
+        return fig
+    finals = [j.final_acc for j in data.jobs
+              if j.model != "baseline" and j.status != "diverged" and j.final_acc is not None]
+    floor = accuracy_floor(finals)
+    for panel in panels:
+        draw_panel(panel, floor)
+        baseline_lines(panel.ax, data, label=True)
+        panel.ax.set_xscale("log")
+        panel.ax.set_ylim(floor, 1.0)
+        panel.ax.set_xlabel("learning rate (log scale)")
+        if panel.ax.get_subplotspec().is_first_col():
+            panel.ax.set_ylabel("final validation accuracy")
+        if panel.jobs:
+            panel.ax.legend(loc="lower left")
+    fig.suptitle("Learning-rate sensitivity (final accuracy; bars: range over seeds)")
+    return fig
+
+
+def draw_panel(panel: Panel, floor: float) -> None:
+    ax, color = panel.ax, FAMILY_COLORS[panel.model]
+    shapes: dict[str, list[JobResult]] = {}
+    for job in panel.jobs:
+        shapes.setdefault(job.spec.shape_key(), []).append(job)
+    for i, jobs in enumerate(shapes.values()):
+        groups = sorted(config_groups(jobs), key=lambda g: g.first.lr)
+        points = [(g.first.lr, s) for g in groups if (s := g.final_acc) is not None]
+        label = shape_label(jobs[0]) if len(shapes) > 1 else f"{panel.model} {panel.loss}"
+        if points:
+            lr = np.array([p[0] for p in points])
+            mean = np.array([p[1].mean for p in points])
+            err = np.array([[p[1].mean - p[1].low for p in points],
+                            [p[1].high - p[1].mean for p in points]])
+            ax.errorbar(lr, mean, yerr=err, color=color, ls=LINESTYLES[i % len(LINESTYLES)],
+                        marker=MARKERS[i % len(MARKERS)], markersize=5, capsize=3, label=label)
+    diverged = [j.lr for j in panel.jobs if j.status == "diverged"]
+    if diverged:
+        ax.plot(diverged, [floor] * len(diverged), "x", color=DIVERGED_COLOR, markersize=9,
+                mew=2, clip_on=False, zorder=5, label=f"diverged ({len(diverged)})")

@@ -1,0 +1,120 @@
+"""Integration fixtures: `database_url` runs a test on SQLite (a real file) and on PostgreSQL.
+
+    python -m pytest -m integration tests/integration
+
+`database_url` is migrated to the current schema, ready for a `Store` or a worker;
+`empty_database_url` has no tables at all (for migration tests). Each PostgreSQL test gets a
+fresh database `mnistgrid_test_<random>` on the server named by
+MNISTGRID_TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres), dropped
+afterwards. An unreachable server fails the test: these tests run here and in CI, never skip.
+Other tests make their own with `postgres_database()` or the `postgres_url` fixture.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+from db.migrate import upgrade
+from db.store import Store
+
+ADMIN_URL = os.environ.get(
+    "MNISTGRID_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+class PostgresUnavailable(RuntimeError):
+    pass
+
+
+def _admin() -> psycopg.Connection:
+    conninfo = make_url(ADMIN_URL).set(drivername="postgresql")
+    try:
+        return psycopg.connect(
+            conninfo.render_as_string(hide_password=False), autocommit=True, connect_timeout=5
+        )
+    except psycopg.OperationalError as error:
+        raise PostgresUnavailable(
+            f"PostgreSQL unreachable at {make_url(ADMIN_URL).render_as_string()}: {error}. "
+            "Start it (pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main "
+            "start) or point MNISTGRID_TEST_POSTGRES_URL at a server where CREATE DATABASE works"
+        ) from error
+
+
+def create_postgres_database(prefix: str = "mnistgrid_test") -> str:
+    """Create an empty database; returns its SQLAlchemy URL (drop it with the function below)."""
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    with _admin() as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = make_url(ADMIN_URL).set(drivername="postgresql+psycopg", database=name)
+    return url.render_as_string(hide_password=False)
+
+
+def drop_postgres_database(url: str) -> None:
+    name = make_url(url).database
+    with _admin() as connection:
+        # FORCE: a leftover pooled connection must not keep the database alive.
+        connection.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@contextmanager
+def postgres_database(prefix: str = "mnistgrid_test") -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for the block; dropped afterwards."""
+    url = create_postgres_database(prefix)
+    try:
+        yield url
+    finally:
+        drop_postgres_database(url)
+
+
+@contextmanager
+def _fresh_postgres() -> Iterator[str]:
+    try:
+        url = create_postgres_database()
+    except PostgresUnavailable as error:
+        pytest.fail(str(error), pytrace=False)
+    try:
+        yield url
+    finally:
+        drop_postgres_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no tables, on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'mnistgrid.db'}"
+        return
+    with _fresh_postgres() as url:
+        yield url
+
+
+@pytest.fixture
+def database_url(empty_database_url: str) -> str:
+    """A database at this mnistgrid's schema, on each backend."""
+    upgrade(empty_database_url)
+    return empty_database_url
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """An empty PostgreSQL database only."""
+    with _fresh_postgres() as url:
+        yield url
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    """A Store on `database_url`."""
+    with Store(database_url) as opened:
+        yield opened

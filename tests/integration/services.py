@@ -1,0 +1,115 @@
+"""Real services for integration tests: a private Redis database and `mnistgrid worker`
+subprocesses, cleaned up whatever happens."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import redis
+
+REDIS = "redis://127.0.0.1:6379"
+
+
+@contextmanager
+def private_redis_db() -> Iterator[str]:
+    """A Redis database number no other test is using, flushed before and after."""
+    client = redis.Redis.from_url(REDIS)
+    for number in range(15, 0, -1):
+        if client.set(f"mnistgrid-test-lock-{number}", os.getpid(), nx=True, ex=900):
+            url = f"{REDIS}/{number}"
+            redis.Redis.from_url(url).flushdb()
+            try:
+                yield url
+            finally:
+                redis.Redis.from_url(url).flushdb()
+                client.delete(f"mnistgrid-test-lock-{number}")
+            return
+    raise RuntimeError("no free Redis database for this test")
+
+
+def mnistgrid_env(**settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MNISTGRID_")}
+    env.update({f"MNISTGRID_{k.upper()}": str(v) for k, v in settings.items()})
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def start_worker(env: Mapping[str, str], name: str, log: Path, *extra: str) -> subprocess.Popen:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mnistgrid.cli",
+                "worker",
+                "-Q",
+                "cpu",
+                "-c",
+                "1",
+                "--threads",
+                "1",
+                "--name",
+                f"{name}@%h",
+                "--loglevel",
+                "info",
+                *extra,
+            ],
+            env=dict(env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def stop_process(
+    process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 30
+) -> None:
+    """Stop a process and everything it started (a prefork worker has children)."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, sig)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+@contextmanager
+def workers(
+    env: Mapping[str, str], logs: Path, count: int = 2
+) -> Iterator[list[subprocess.Popen]]:
+    started = [start_worker(env, f"w{i}", logs / f"worker{i}.log") for i in range(count)]
+    try:
+        yield started
+    finally:
+        for process in started:
+            stop_process(process)
+
+
+def wait_until(condition, timeout: float, what: str, poll: float = 0.2) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(poll)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def run_cli(
+    env: Mapping[str, str], *args: str, timeout: float = 300
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "mnistgrid.cli", *args],
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -1,0 +1,641 @@
+"""The store's contract, run against SQLite and PostgreSQL alike (the `database_url` fixture).
+
+python -m pytest tests/integration/test_store.py
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import CheckConstraint, exc, inspect, text
+
+from db.errors import DatabaseUnavailable, SchemaAhead, SchemaBehind
+from db.migrate import current_revision, downgrade, head_revision, upgrade
+from db.models import Base
+from db.records import EpochRow, NewJob
+from db.store import Store
+from mnistgrid.errors import BadInput, NotFound
+from workers.spec import JobSpec
+
+pytestmark = pytest.mark.integration
+
+GRID = {"name": "lrs", "models": ["linear"], "lr": [0.1, 1.0]}
+MNISTGRID = Path(sys.executable).with_name("mnistgrid")
+
+
+def make_jobs(n: int, group_key: str | None = None) -> list[NewJob]:
+    specs = [JobSpec(model="linear", lr=0.5, seed=seed, epochs=40) for seed in range(n)]
+    return [
+        NewJob(s.key(), s.model_dump(mode="json"), s.model, s.loss, s.lr, group_key) for s in specs
+    ]
+
+
+def epoch(n: int, acc: float = 0.5, train_loss: float | None = 0.25) -> EpochRow:
+    return EpochRow(n, train_loss, 0.3, acc, [acc] * 10, 0.01)
+
+
+def new_sweep(store: Store, n_jobs: int = 3, name: str = "lrs") -> tuple[int, list[int]]:
+    sweep_id = store.create_sweep(name, GRID, "hash-a", make_jobs(n_jobs)).sweep_id
+    return sweep_id, [job.job_id for job in store.sweep_jobs(sweep_id)]
+
+
+def rows(store: Store, query: str, **params: Any) -> list[tuple[Any, ...]]:
+    with store.engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(text(query), params)]
+
+
+def same_float(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return (math.isnan(a) and math.isnan(b)) or a == b
+
+
+# -- sweeps ---------------------------------------------------------------------------------
+
+
+def test_create_sweep_writes_sweep_and_jobs(store: Store) -> None:
+    jobs = make_jobs(1000, group_key="g1")
+    created = store.create_sweep("lrs", GRID, "hash-a", jobs)
+    assert created.created and created.name == "lrs"
+
+    sweep = store.get_sweep("lrs")
+    assert sweep == store.get_sweep(created.sweep_id) == store.get_sweep(str(created.sweep_id))
+    assert (sweep.status, sweep.grid, sweep.grid_hash, sweep.finished_at) == (
+        "queued",
+        GRID,
+        "hash-a",
+        None,
+    )
+    assert sweep.counts["queued"] == sweep.n_jobs == 1000
+    assert sweep.created_at.tzinfo is not None
+
+    listed = store.sweep_jobs(created.sweep_id)
+    assert [job.key for job in listed] == [job.key for job in jobs]
+    first = listed[0]
+    assert (first.model, first.loss, first.lr, first.group_key) == (
+        "linear",
+        "cross_entropy",
+        0.5,
+        "g1",
+    )
+    assert (first.status, first.attempts, first.last_epoch, first.last_valid_acc) == (
+        "queued",
+        0,
+        None,
+        None,
+    )
+    assert JobSpec.model_validate(first.params) == JobSpec(model="linear", lr=0.5, epochs=40)
+    assert [s.name for s in store.list_sweeps()] == ["lrs"]
+
+
+def test_same_name_and_grid_returns_the_existing_sweep(store: Store) -> None:
+    first = store.create_sweep("lrs", GRID, "hash-a", make_jobs(3))
+    again = store.create_sweep("lrs", GRID, "hash-a", make_jobs(5), new=True)
+    assert (again.sweep_id, again.name, again.created) == (first.sweep_id, "lrs", False)
+    assert store.get_sweep("lrs").n_jobs == 3
+    assert len(store.list_sweeps()) == 1
+
+
+def test_same_name_other_grid_needs_new(store: Store) -> None:
+    store.create_sweep("lrs", GRID, "hash-a", make_jobs(3))
+    with pytest.raises(BadInput, match="sweep lrs exists with a different grid; use --new"):
+        store.create_sweep("lrs", {"other": 1}, "hash-b", make_jobs(2))
+    assert len(store.list_sweeps()) == 1
+
+    second = store.create_sweep("lrs", {"other": 1}, "hash-b", make_jobs(2), new=True)
+    third = store.create_sweep("lrs", {"other": 2}, "hash-c", make_jobs(1), new=True)
+    assert (second.name, second.created, third.name) == ("lrs-2", True, "lrs-3")
+    assert store.get_sweep("lrs-2").n_jobs == 2
+    assert store.get_sweep("lrs-3").grid == {"other": 2}
+
+
+def test_duplicate_job_keys_are_refused(store: Store) -> None:
+    with pytest.raises(BadInput, match="same configuration"):
+        store.create_sweep("lrs", GRID, "hash-a", make_jobs(2) * 2)
+    assert store.list_sweeps() == []
+
+
+def test_unknown_sweep_and_job(store: Store) -> None:
+    with pytest.raises(NotFound, match="no sweep 'nope'"):
+        store.get_sweep("nope")
+    with pytest.raises(NotFound, match="no sweep '42'"):
+        store.sweep_jobs(42)
+    with pytest.raises(NotFound, match="no job 7"):
+        store.get_job(7)
+    assert store.claim_job(7, "w1", 60) is None
+
+
+def _create_in_child(url: str, grid_hash: str, new: bool, barrier: Any, results: Any) -> None:
+    with Store(url) as store:
+        barrier.wait()
+        created = store.create_sweep("race", {"h": grid_hash}, grid_hash, make_jobs(300), new=new)
+        results.put((created.sweep_id, created.name, created.created))
+
+
+def run_children(target: Any, args_per_child: list[tuple[Any, ...]]) -> list[Any]:
+    """Start the children together (spawn: no inherited connections), return what they put."""
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(len(args_per_child)), context.Queue()
+    children = [
+        context.Process(target=target, args=(*args, barrier, results)) for args in args_per_child
+    ]
+    for child in children:
+        child.start()
+    outputs = [results.get(timeout=180) for _ in children]
+    for child in children:
+        child.join(timeout=60)
+        assert child.exitcode == 0
+    return outputs
+
+
+def test_concurrent_create_makes_one_sweep(database_url: str, store: Store) -> None:
+    outputs = run_children(_create_in_child, [(database_url, "h", False)] * 2)
+    assert len({sweep_id for sweep_id, _, _ in outputs}) == 1
+    assert sorted(created for _, _, created in outputs) == [False, True]
+    assert [s.n_jobs for s in store.list_sweeps()] == [300]
+
+
+def test_concurrent_new_sweeps_take_distinct_names(database_url: str, store: Store) -> None:
+    outputs = run_children(
+        _create_in_child, [(database_url, "h1", True), (database_url, "h2", True)]
+    )
+    assert sorted(name for _, name, _ in outputs) == ["race", "race-2"]
+    assert [s.n_jobs for s in store.list_sweeps()] == [300, 300]
+
+
+# -- claims and leases ----------------------------------------------------------------------
+
+
+def test_claim_takes_a_queued_job(store: Store) -> None:
+    sweep_id, (job_id, *_) = new_sweep(store)
+    claim = store.claim_job(job_id, "w1", 60)
+    assert claim is not None
+    assert (claim.job_id, claim.sweep_id, claim.attempt, claim.checkpoint) == (
+        job_id,
+        sweep_id,
+        1,
+        None,
+    )
+    assert JobSpec.model_validate(claim.spec).seed == 0
+    job = store.get_job(job_id)
+    assert (job.status, job.attempts, job.worker) == ("running", 1, "w1")
+    assert job.started_at is not None and job.heartbeat_at is not None
+    assert store.get_sweep(sweep_id).status == "running"
+
+
+def test_claim_rules(store: Store) -> None:
+    _, (job_id, *_) = new_sweep(store)
+    first = store.claim_job(job_id, "w1", 60)
+    assert first is not None and first.attempt == 1
+    started = store.get_job(job_id).started_at
+
+    # A duplicate delivery to another worker while the lease is live: nothing to do.
+    assert store.claim_job(job_id, "w2", 3600) is None
+    assert store.get_job(job_id).attempts == 1
+    # The same worker again (restarted under the same name): it takes the job back.
+    again = store.claim_job(job_id, "w1", 3600)
+    assert again is not None and again.attempt == 2
+    # The lease expired (lease 0): another worker takes it over.
+    taken = store.claim_job(job_id, "w2", 0)
+    assert taken is not None and taken.attempt == 3
+    job = store.get_job(job_id)
+    assert (job.worker, job.attempts, job.started_at) == ("w2", 3, started)
+    # The old holder learns at its next heartbeat, and its writes are refused.
+    assert store.heartbeat(job_id, "w1") is False
+    assert store.record_epoch(job_id, "w1", epoch(1)) is False
+    assert store.epochs(job_id) == []
+    assert store.heartbeat(job_id, "w2") is True
+
+
+def test_terminal_jobs_are_never_claimed(store: Store) -> None:
+    _, job_ids = new_sweep(store, n_jobs=4)
+    for job_id, status in zip(
+        job_ids, ["succeeded", "diverged", "failed", "cancelled"], strict=True
+    ):
+        store.claim_job(job_id, "w1", 60)
+        store.finish_job(job_id, status)
+        assert store.claim_job(job_id, "w2", 0) is None
+        assert store.get_job(job_id).status == status
+
+
+def test_claim_in_cancelled_sweep_cancels_the_job(store: Store) -> None:
+    sweep_id, (running, queued) = new_sweep(store, n_jobs=2)
+    store.claim_job(running, "w1", 60)
+    store.cancel_sweep(sweep_id)
+    assert store.claim_job(queued, "w2", 60) is None  # cancelled with the sweep
+    # Held by a live worker: left to it (it sees the cancel at its next heartbeat).
+    assert store.claim_job(running, "w2", 3600) is None
+    assert store.get_job(running).status == "running"
+    # Its worker died: a redelivery finds the sweep cancelled and ends the job.
+    assert store.claim_job(running, "w2", 0) is None
+    job = store.get_job(running)
+    assert (job.status, job.attempts) == ("cancelled", 1)
+    assert job.finished_at is not None
+
+
+def test_claim_jobs_takes_a_group(store: Store) -> None:
+    _, job_ids = new_sweep(store, n_jobs=4)
+    store.claim_job(job_ids[0], "w9", 60)
+    store.claim_job(job_ids[1], "w1", 60)
+    store.finish_job(job_ids[1], "succeeded")
+    claims = store.claim_jobs(list(reversed(job_ids)), "w1", 60)
+    assert [c.job_id for c in claims] == job_ids[2:]
+    assert all(c.attempt == 1 for c in claims)
+    assert store.claim_jobs([], "w1", 60) == []
+
+
+def test_claim_resumes_from_the_checkpoint(store: Store) -> None:
+    _, (job_id, *_) = new_sweep(store)
+    store.claim_job(job_id, "w1", 60)
+    store.record_epoch(job_id, "w1", epoch(1), checkpoint=b"state-1")
+    store.record_epoch(job_id, "w1", epoch(2), checkpoint=b"\x00state-2\xff")
+    store.record_epoch(job_id, "w1", epoch(3))  # no checkpoint this epoch
+    claim = store.claim_job(job_id, "w2", 0)
+    assert claim is not None and claim.checkpoint is not None
+    assert (claim.checkpoint.epoch, claim.checkpoint.state) == (2, b"\x00state-2\xff")
+    assert rows(store, "SELECT count(*) FROM checkpoints") == [(1,)]
+
+
+def test_stale_jobs(store: Store) -> None:
+    sweep_id, (running, queued, finished) = new_sweep(store)
+    store.claim_job(running, "w1", 60)
+    store.claim_job(finished, "w1", 60)
+    store.finish_job(finished, "succeeded")
+    assert store.stale_jobs(sweep_id, 3600) == [queued]
+    assert store.stale_jobs(sweep_id, 0) == [running, queued]
+
+
+# -- epochs ---------------------------------------------------------------------------------
+
+
+def test_record_epoch_is_idempotent(store: Store) -> None:
+    _, (job_id, *_) = new_sweep(store)
+    store.claim_job(job_id, "w1", 60)
+    for n in (1, 2, 3):
+        assert store.record_epoch(job_id, "w1", epoch(n, acc=0.5)) is True
+    assert store.record_epoch(job_id, "w1", epoch(3, acc=0.9), checkpoint=b"c3") is True
+    assert store.record_epoch(job_id, "w1", epoch(3, acc=0.8), checkpoint=b"c3b") is True
+
+    stored = store.epochs(job_id)
+    assert [r.epoch for r in stored] == [1, 2, 3]
+    assert stored[2] == epoch(3, acc=0.8)
+    assert rows(store, "SELECT count(*) FROM epochs WHERE epoch = 3") == [(1,)]
+    assert rows(store, "SELECT epoch, state FROM checkpoints") == [(3, b"c3b")]
+    job = store.get_job(job_id)
+    assert (job.last_epoch, job.last_valid_acc) == (3, 0.8)
+
+
+@pytest.mark.parametrize(
+    ("loss", "value", "kind"),
+    [
+        (math.nan, None, "nan"),
+        (math.inf, None, "inf"),
+        (-math.inf, None, "-inf"),
+        (None, None, None),
+        (0.125, 0.125, "finite"),
+        (-0.0, -0.0, "finite"),
+        (1e308, 1e308, "finite"),
+    ],
+)
+def test_losses_round_trip(store: Store, loss: float | None, value: Any, kind: Any) -> None:
+    _, (job_id, *_) = new_sweep(store)
+    store.claim_job(job_id, "w1", 60)
+    row = EpochRow(1, loss, loss, 0.1, [0.5, math.nan, 1.0], 2.5)
+    store.record_epoch(job_id, "w1", row)
+
+    (back,) = store.epochs(job_id)
+    assert same_float(back.train_loss, loss) and same_float(back.valid_loss, loss)
+    assert back.per_class_acc[0] == 0.5 and math.isnan(back.per_class_acc[1])
+    assert (back.epoch, back.valid_acc, back.seconds) == (1, 0.1, 2.5)
+    (via_sweep,) = store.sweep_epochs(store.get_job(job_id).sweep_id)[job_id]
+    assert same_float(via_sweep.train_loss, loss)
+    stored = rows(store, "SELECT train_loss, train_loss_kind, valid_loss_kind FROM epochs")
+    assert stored == [(value, kind, kind)]
+
+
+def test_other_floats_must_be_finite(store: Store) -> None:
+    _, (job_id, *_) = new_sweep(store)
+    store.claim_job(job_id, "w1", 60)
+    with pytest.raises(ValueError, match="valid_acc"):
+        store.record_epoch(job_id, "w1", EpochRow(1, 0.1, 0.1, math.nan, [], 1.0))
+    with pytest.raises(ValueError, match="final_acc"):
+        store.finish_job(job_id, "succeeded", final_acc=math.inf)
+    with pytest.raises(ValueError):  # NaN is not JSON, on either backend
+        store.set_run_info(job_id, {"loss": math.nan}, "cpu")
+    assert store.get_job(job_id).status == "running"
+
+
+def test_epoch_and_checkpoint_commit_together(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, (job_id, *_) = new_sweep(store)
+    store.claim_job(job_id, "w1", 60)
+    store.record_epoch(job_id, "w1", epoch(1), checkpoint=b"one")
+    original = Store._upsert
+
+    def checkpoint_fails(self: Store, session: Any, model: Any, values: Any, keys: Any) -> None:
+        if model.__tablename__ == "checkpoints":
+            raise RuntimeError("disk full")
+        original(self, session, model, values, keys)
+
+    monkeypatch.setattr(Store, "_upsert", checkpoint_fails)
+    with pytest.raises(RuntimeError, match="disk full"):
+        store.record_epoch(job_id, "w1", epoch(2), checkpoint=b"two")
+    assert [r.epoch for r in store.epochs(job_id)] == [1]
+    assert rows(store, "SELECT epoch, state FROM checkpoints") == [(1, b"one")]
+
+
+def test_status_query_and_sweep_epochs(store: Store) -> None:
+    sweep_id, (a, b, c) = new_sweep(store)
+    store.claim_jobs([a, b], "w1", 60)
+    for n in range(1, 6):
+        store.record_epoch(a, "w1", epoch(n, acc=n / 10))
+    store.record_epoch(b, "w1", epoch(1, acc=0.7))
+    store.record_epoch(a, "w1", epoch(2, acc=0.99))  # a rewrite does not move the last epoch
+    store.finish_job(b, "failed", error="boom")
+
+    jobs = {job.job_id: job for job in store.sweep_jobs(sweep_id)}
+    assert (jobs[a].last_epoch, jobs[a].last_valid_acc, jobs[a].status) == (5, 0.5, "running")
+    assert (jobs[b].last_epoch, jobs[b].status, jobs[b].error) == (1, "failed", "boom")
+    assert (jobs[c].last_epoch, jobs[c].last_valid_acc) == (None, None)
+
+    epochs = store.sweep_epochs(sweep_id)
+    assert list(epochs) == [a, b, c]
+    assert [r.valid_acc for r in epochs[a]] == [0.1, 0.99, 0.3, 0.4, 0.5]
+    assert epochs[c] == []
+    assert epochs[a] == store.epochs(a)
+
+
+# -- finishing, cancelling, requeueing ------------------------------------------------------
+
+
+def test_finish_is_forward_only(store: Store) -> None:
+    sweep_id, (job_id, other, _) = new_sweep(store)
+    store.claim_job(job_id, "w1", 60)
+    store.set_run_info(job_id, {"seed": 0, "torch": "2.x"}, "cpu")
+    done = store.finish_job(
+        job_id,
+        "succeeded",
+        final_acc=0.9,
+        best_acc=0.95,
+        best_epoch=3,
+        train_seconds=12.5,
+    )
+    assert done and (done.applied, done.sweep_finished, done.sweep_id) == (True, False, sweep_id)
+    again = store.finish_job(job_id, "failed", error="late", final_acc=0.1)
+    assert not again and again.sweep_finished is False
+
+    job = store.get_job(job_id)
+    assert (job.status, job.error, job.final_acc, job.best_acc, job.best_epoch) == (
+        "succeeded",
+        None,
+        0.9,
+        0.95,
+        3,
+    )
+    assert (job.train_seconds, job.device, job.run_info) == (
+        12.5,
+        "cpu",
+        {"seed": 0, "torch": "2.x"},
+    )
+    assert job.finished_at is not None
+    assert store.heartbeat(job_id, "w1") is False
+    assert store.record_epoch(job_id, "w1", epoch(9)) is False
+    # A queued job may fail straight away (e.g. too many attempts).
+    assert store.finish_job(other, "failed", error="gave up").applied
+    with pytest.raises(ValueError):
+        store.finish_job(other, "running")
+    with pytest.raises(NotFound):
+        store.finish_job(999, "failed")
+
+
+def test_sweep_finishes_with_its_last_job(store: Store) -> None:
+    sweep_id, job_ids = new_sweep(store)
+    store.claim_jobs(job_ids, "w1", 60)
+    results = [
+        store.finish_job(j, s)
+        for j, s in zip(job_ids, ["succeeded", "diverged", "failed"], strict=True)
+    ]
+    assert [r.sweep_finished for r in results] == [False, False, True]
+    sweep = store.get_sweep(sweep_id)
+    assert sweep.status == "finished" and sweep.finished_at is not None
+    assert sweep.counts == {
+        "queued": 0,
+        "running": 0,
+        "succeeded": 1,
+        "diverged": 1,
+        "failed": 1,
+        "cancelled": 0,
+    }
+    assert store.mark_sweep_running(sweep_id) is False
+
+
+def test_cancel_and_requeue(store: Store) -> None:
+    sweep_id, (running, queued, done, failed) = new_sweep(store, n_jobs=4)
+    assert store.mark_sweep_running(sweep_id) is True
+    store.claim_jobs([running, done, failed], "w1", 60)
+    store.finish_job(done, "succeeded")
+    store.finish_job(failed, "failed", error="boom")
+
+    assert store.cancel_sweep(sweep_id) == 1
+    sweep = store.get_sweep(sweep_id)
+    assert sweep.status == "cancelled" and sweep.finished_at is not None
+    assert store.get_job(queued).status == "cancelled"
+    # The running job stops at its next heartbeat; its epoch is still kept.
+    assert store.heartbeat(running, "w1") is False
+    assert store.record_epoch(running, "w1", epoch(1)) is False
+    assert len(store.epochs(running)) == 1
+    assert store.finish_job(running, "cancelled").sweep_finished is False
+    assert store.get_sweep(sweep_id).status == "cancelled"
+
+    requeued = store.requeue_unfinished(sweep_id)
+    assert requeued == [running, queued, failed]
+    sweep = store.get_sweep(sweep_id)
+    assert (sweep.status, sweep.finished_at) == ("queued", None)
+    jobs = {job.job_id: job for job in store.sweep_jobs(sweep_id)}
+    assert [jobs[j].status for j in (running, queued, done, failed)] == [
+        "queued",
+        "queued",
+        "succeeded",
+        "queued",
+    ]
+    assert (jobs[failed].attempts, jobs[failed].worker, jobs[failed].finished_at) == (
+        1,
+        None,
+        None,
+    )
+    claim = store.claim_job(failed, "w2", 60)
+    assert claim is not None and claim.attempt == 2
+
+
+def test_requeue_leaves_live_jobs_alone(store: Store) -> None:
+    sweep_id, (live, lost) = new_sweep(store, n_jobs=2)
+    store.claim_jobs([live, lost], "w1", 60)
+    assert store.requeue_unfinished(sweep_id, lease_seconds=3600) == []
+    assert store.get_sweep(sweep_id).status == "running"
+    assert store.requeue_unfinished(sweep_id, lease_seconds=0) == [live, lost]
+    assert store.heartbeat(live, "w1") is False  # the zombie holder lets go
+    # Everything succeeded: nothing to requeue, the sweep is (again) finished.
+    store.claim_jobs([live, lost], "w2", 60)
+    store.finish_job(live, "succeeded")
+    store.cancel_sweep(sweep_id)
+    store.finish_job(lost, "succeeded")
+    assert store.requeue_unfinished(sweep_id) == []
+    assert store.get_sweep(sweep_id).status == "finished"
+
+
+def _train_in_child(url: str, job_id: int, barrier: Any, results: Any) -> None:
+    worker = f"w{job_id}"
+    with Store(url) as store:
+        assert store.claim_job(job_id, worker, 60) is not None
+        barrier.wait()
+        for n in range(1, 41):
+            assert store.record_epoch(job_id, worker, epoch(n, acc=n / 100), bytes([n]) * 1000)
+        results.put(store.finish_job(job_id, "succeeded").sweep_finished)
+
+
+def test_concurrent_writers_lose_nothing(database_url: str, store: Store) -> None:
+    sweep_id, job_ids = new_sweep(store, n_jobs=4)
+    finished = run_children(_train_in_child, [(database_url, job_id) for job_id in job_ids])
+    assert sorted(finished) == [False, False, False, True]
+    epochs = store.sweep_epochs(sweep_id)
+    for job_id in job_ids:
+        assert [r.epoch for r in epochs[job_id]] == list(range(1, 41))
+        assert [r.valid_acc for r in epochs[job_id]] == [n / 100 for n in range(1, 41)]
+    assert rows(store, "SELECT epoch, length(state) FROM checkpoints") == [(40, 1000)] * 4
+    assert store.get_sweep(sweep_id).status == "finished"
+
+
+# -- retries --------------------------------------------------------------------------------
+
+
+def _dropped() -> exc.OperationalError:
+    return exc.OperationalError("UPDATE jobs", {}, Exception("server closed the connection"))
+
+
+def test_transient_errors_are_retried(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, (job_id, *_) = new_sweep(store)
+    store.claim_job(job_id, "w1", 60)
+    pauses: list[float] = []
+    store.sleep = pauses.append
+    original = Store._renew_lease
+    failures = iter([_dropped(), _dropped()])
+
+    def flaky(self: Store, session: Any, job: int, worker: str) -> str | None:
+        error = next(failures, None)
+        if error is not None:
+            raise error
+        return original(self, session, job, worker)
+
+    monkeypatch.setattr(Store, "_renew_lease", flaky)
+    assert store.record_epoch(job_id, "w1", epoch(1)) is True
+    assert len(pauses) == 2 and len(store.epochs(job_id)) == 1
+
+
+def test_retries_are_bounded(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, (job_id, *_) = new_sweep(store)
+    pauses: list[float] = []
+    store.sleep = pauses.append
+
+    def down(*_: Any) -> None:
+        raise _dropped()
+
+    monkeypatch.setattr(Store, "_renew_lease", down)
+    with pytest.raises(DatabaseUnavailable, match="kept failing") as raised:
+        store.heartbeat(job_id, "w1")
+    assert isinstance(raised.value, ConnectionError)
+    assert len(pauses) == len(store.retry_delays) and 15 <= sum(store.retry_delays) <= 40
+
+
+def test_survives_dropped_postgres_connections(postgres_url: str) -> None:
+    upgrade(postgres_url)
+    with Store(postgres_url) as store:
+        _, (job_id, *_) = new_sweep(store)
+        store.claim_job(job_id, "w1", 60)
+        store.record_epoch(job_id, "w1", epoch(1))
+        # What a server restart does to every pooled connection.
+        with Store(postgres_url) as admin:
+            rows(
+                admin,
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            )
+        assert store.record_epoch(job_id, "w1", epoch(2)) is True
+        assert len(store.epochs(job_id)) == 2
+
+
+# -- migrations -----------------------------------------------------------------------------
+
+
+def test_new_sqlite_file_migrates_itself(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    with Store(url) as store:
+        assert store.list_sweeps() == []
+    assert current_revision(url) == head_revision()
+    with Store(url) as store:  # and the next open finds it current
+        assert store.list_sweeps() == []
+
+
+def test_postgres_without_tables_needs_db_upgrade(postgres_url: str) -> None:
+    message = (
+        f"database schema is at base, this mnistgrid needs {head_revision()}: "
+        "run `mnistgrid db upgrade`"
+    )
+    with pytest.raises(SchemaBehind) as raised:
+        Store(postgres_url)
+    assert str(raised.value) == message
+
+    done = cli("db", "upgrade", "--database-url", postgres_url)
+    assert f"schema upgraded from base to {head_revision()}" in done.stdout
+    assert "(current)" in cli("db", "current", "--database-url", postgres_url).stdout
+    with Store(postgres_url) as store:
+        assert store.list_sweeps() == []
+
+
+def test_sqlite_downgraded_to_base_is_behind(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    Store(url).close()
+    downgrade(url, "base")
+    assert current_revision(url) is None
+    with pytest.raises(SchemaBehind, match="run `mnistgrid db upgrade`"):
+        Store(url)
+    failed = cli("db", "current", "--database-url", url)
+    assert "schema at base (this mnistgrid needs" in failed.stdout
+    upgrade(url)
+    Store(url).close()
+
+
+def test_newer_schema_is_refused(store: Store, database_url: str) -> None:
+    with store.engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = 'f00d'"))
+    with pytest.raises(SchemaAhead, match="upgrade mnistgrid"):
+        Store(database_url)
+
+
+def test_migrations_match_the_models(empty_database_url: str) -> None:
+    assert upgrade(empty_database_url) == head_revision()
+    assert upgrade(empty_database_url) == head_revision()  # a second run does nothing
+    with Store(empty_database_url) as store, store.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+        inspector = inspect(connection)
+        for table in Base.metadata.sorted_tables:
+            reflected = {c["name"] for c in inspector.get_check_constraints(table.name)}
+            declared = {c.name for c in table.constraints if isinstance(c, CheckConstraint)}
+            assert reflected == declared, table.name
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [str(MNISTGRID), *args], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done
