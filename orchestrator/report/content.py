@@ -81,8 +81,8 @@ def overview(data: SweepData) -> list[Block]:
     if not data.finished or sweep.status in UNFINISHED:
         waiting = {s: sum(j.status == s for j in data.jobs) for s in UNFINISHED}
         blocks.insert(0, Notice(
-            f"this sweep was **not finished** when this report was made ({waiting['running']} "
-            f"jobs running, {waiting['queued']} queued). Their figures are the epochs stored so "
+            f"this sweep was **not finished** when this report was made: {waiting['running']} "
+            f"running and {waiting['queued']} queued jobs. Their figures are the epochs stored so "
             "far; make the report again when the sweep has ended."
         ))
     elif sweep.status == "cancelled":
