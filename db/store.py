@@ -206,7 +206,8 @@ class Store:
 
     @_retrying
     def get_sweep(self, ref: str | int) -> SweepInfo:
-        """A sweep by id or by name; `NotFound` if there is none."""
+        """A sweep by id or by name (a name made of digits wins over the id it spells);
+        `NotFound` if there is none."""
         with self._read() as session:
             sweep = _find_sweep(session, ref)
             return _sweep_info(sweep, _status_counts(session, sweep.sweep_id))
@@ -215,8 +216,9 @@ class Store:
     def list_sweeps(self) -> list[SweepInfo]:
         with self._read() as session:
             sweeps = session.scalars(select(SweepModel).order_by(SweepModel.sweep_id)).all()
-            counts = _status_counts(session)
-            return [_sweep_info(sweep, counts.get(sweep.sweep_id, {})) for sweep in sweeps]
+            counts = _all_status_counts(session)
+            empty = dict.fromkeys(JOB_STATUSES, 0)
+            return [_sweep_info(sweep, counts.get(sweep.sweep_id, empty)) for sweep in sweeps]
 
     @_retrying
     def mark_sweep_running(self, sweep_id: int) -> bool:
@@ -274,7 +276,9 @@ class Store:
                         and_(JobModel.status == "running", ~self._lease_live(lease_seconds)),
                     ),
                 )
-                .values(status="queued", worker=None, heartbeat_at=None, finished_at=None)
+                .values(
+                    status="queued", worker=None, heartbeat_at=None, finished_at=None, error=None
+                )
                 .returning(JobModel.job_id)
             ).all()
             self._reopen_sweep(session, sweep_id)
@@ -673,18 +677,25 @@ def _next_free_name(session: Session, name: str) -> str:
     return f"{name}-{number}"
 
 
-def _status_counts(session: Session, sweep_id: int | None = None) -> Any:
-    """{sweep_id: {status: n}} for all sweeps, or {status: n} for one (every status listed)."""
+def _status_counts(session: Session, sweep_id: int) -> dict[str, int]:
+    """Jobs of one sweep per status, every status listed."""
+    return _all_status_counts(session, JobModel.sweep_id == sweep_id).get(
+        sweep_id, dict.fromkeys(JOB_STATUSES, 0)
+    )
+
+
+def _all_status_counts(
+    session: Session, where: ColumnElement[bool] | None = None
+) -> dict[int, dict[str, int]]:
+    """{sweep_id: {status: n}}, every status listed, for the sweeps that have jobs."""
     query = select(JobModel.sweep_id, JobModel.status, func.count()).group_by(
         JobModel.sweep_id, JobModel.status
     )
-    if sweep_id is not None:
-        query = query.where(JobModel.sweep_id == sweep_id)
+    if where is not None:
+        query = query.where(where)
     counts: dict[int, dict[str, int]] = {}
     for owner, status, n in session.execute(query):
         counts.setdefault(owner, dict.fromkeys(JOB_STATUSES, 0))[status] = n
-    if sweep_id is not None:
-        return counts.get(sweep_id, dict.fromkeys(JOB_STATUSES, 0))
     return counts
 
 
@@ -697,7 +708,7 @@ def _sweep_info(sweep: SweepModel, counts: Mapping[str, int]) -> SweepInfo:
         status=sweep.status,
         created_at=sweep.created_at,
         finished_at=sweep.finished_at,
-        counts=dict(counts) if counts else dict.fromkeys(JOB_STATUSES, 0),
+        counts=dict(counts),
     )
 
 

@@ -6,6 +6,7 @@ mnistgrid watch quick
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
@@ -37,8 +38,15 @@ def epochs_of(job: JobInfo) -> int:
     return 1 if job.model == "baseline" else int(job.params["epochs"])
 
 
-def watch(store: Store, sweep_id: int, console: Console, poll: float = 0.5) -> str:
-    """Show progress until the sweep ends; returns its final status."""
+def watch(
+    store: Store,
+    sweep_id: int,
+    console: Console,
+    poll: float = 0.5,
+    on_poll: Callable[[int], None] | None = None,
+) -> str:
+    """Show progress until the sweep ends; returns its final status. `on_poll(sweep_id)` runs
+    at every poll (the orchestrator re-sends lost jobs there)."""
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -59,6 +67,8 @@ def watch(store: Store, sweep_id: int, console: Console, poll: float = 0.5) -> s
             update(progress, overall, bars, jobs)
             if sweep.status in DONE:
                 return sweep.status
+            if on_poll is not None:
+                on_poll(sweep_id)
             time.sleep(poll)
 
 

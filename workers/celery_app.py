@@ -70,7 +70,6 @@ def celery_config(settings: Settings) -> dict[str, object]:
         "task_default_queue": "cpu",
         # Broadcast traffic would pile up as files nobody removes in the filesystem broker.
         "worker_enable_remote_control": not serverless,
-        "worker_hijack_root_logger": False,
     }
 
 

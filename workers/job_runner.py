@@ -8,6 +8,7 @@ checkpoint.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import socket
 import traceback
@@ -24,10 +25,13 @@ from mnistgrid.errors import MnistgridError
 from mnistgrid.settings import Settings
 from workers.datasets import load_task
 from workers.learner import MemberState, StopTraining, resolve_device
+from workers.lease import LeaseKeeper
 from workers.results import EpochMetrics, FitResult, MemberEpoch
 from workers.spec import DataSpec, JobSpec
 from workers.train_data import TrainData
 from workers.training import train_jobs
+
+log = logging.getLogger(__name__)
 
 
 def worker_name() -> str:
@@ -113,8 +117,19 @@ class JobRunner:
         for claim, spec in zip(claims, specs, strict=True):
             self.store.set_run_info(claim.job_id, run_info(spec, data, device), str(device))
         start = [load_checkpoint(c.checkpoint.state) if c.checkpoint else None for c in claims]
+        for claim, state in zip(claims, start, strict=True):
+            log.info(
+                "job %s attempt %s: %s",
+                claim.job_id,
+                claim.attempt,
+                f"resuming after epoch {state.epoch}" if state else "starting at epoch 1",
+            )
+        keeper = LeaseKeeper(
+            self.store, [c.job_id for c in claims], self.worker, self.settings.lease_seconds / 4
+        )
         try:
-            results = train_jobs(specs, data, EpochRecorder(self, claims), start)
+            with keeper:
+                results = train_jobs(specs, data, EpochRecorder(self, claims), start)
         except Exception as error:  # noqa: BLE001 - a job's own error is data, stored with it
             if is_transient(error):
                 raise

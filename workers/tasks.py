@@ -12,6 +12,7 @@ from celery.signals import worker_process_init
 from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from db.errors import DatabaseUnavailable
 from db.store import Store
 from mnistgrid.settings import load_settings
 from workers.celery_app import app
@@ -41,7 +42,7 @@ def _init_process(**_: object) -> None:
 
 @app.task(
     name="mnistgrid.train_jobs",
-    autoretry_for=(OperationalError, InterfaceError, BrokerError),
+    autoretry_for=(OperationalError, InterfaceError, BrokerError, DatabaseUnavailable),
     retry_backoff=2,
     retry_backoff_max=60,
     max_retries=8,

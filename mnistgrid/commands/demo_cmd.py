@@ -22,6 +22,7 @@ from mnistgrid.commands.sweep_cmd import console, requeue
 from mnistgrid.settings import Settings, load_settings
 from orchestrator.grid import load_grid
 from orchestrator.progress import watch
+from orchestrator.reconcile import Reconciler
 from orchestrator.submit import submit_grid
 from orchestrator.tables import jobs_table
 from workers.celery_app import make_celery
@@ -108,12 +109,15 @@ def demo(folder: Path, grid_file: Path, n_workers: int, data_dir: Path | None) -
     folder.mkdir(parents=True, exist_ok=True)
     settings = demo_settings(folder, data_dir)
     store = Store(settings.database_url)  # a new SQLite file is migrated here
+    app = make_celery(settings)
     workers = start_workers(settings, n_workers)
     try:
-        done = submit_grid(grid, None, False, store, make_celery(settings), settings)
+        done = submit_grid(grid, None, False, store, app, settings)
         if not done.created and store.get_sweep(done.sweep_id).status != "finished":
             requeue(store, settings, done.sweep_id)  # an earlier demo was interrupted
-        watch(store, done.sweep_id, console())
+        watch(
+            store, done.sweep_id, console(), on_poll=Reconciler(store, app, settings.lease_seconds)
+        )
     finally:
         stop(workers)
     write_report(store, done.sweep_id, settings.reports_dir)

@@ -18,6 +18,7 @@ from mnistgrid.settings import Settings
 from orchestrator.grid import load_grid
 from orchestrator.progress import watch as watch_sweep
 from orchestrator.queueing import check_broker, queue_jobs
+from orchestrator.reconcile import Reconciler
 from orchestrator.submit import submit_grid
 from orchestrator.tables import jobs_table, sweeps_table
 from workers.celery_app import make_celery
@@ -29,9 +30,11 @@ def console() -> Console:
     return Console(soft_wrap=True, width=None if probe.is_terminal else 160)
 
 
-def wait_for(store: Store, sweep_id: int) -> None:
-    """Watch until the sweep ends; exit non-zero when any of its jobs failed."""
-    status = watch_sweep(store, sweep_id, console())
+def wait_for(store: Store, settings: Settings, sweep_id: int) -> None:
+    """Watch until the sweep ends, re-sending jobs the broker lost; exit non-zero when any of
+    its jobs failed."""
+    reconciler = Reconciler(store, make_celery(settings), settings.lease_seconds)
+    status = watch_sweep(store, sweep_id, console(), on_poll=reconciler)
     sweep = store.get_sweep(sweep_id)
     failed = sweep.counts.get("failed", 0)
     click.echo(
@@ -60,7 +63,7 @@ def submit(grid_file: Path, name: str | None, new: bool, wait: bool, **services:
         f"{done.n_tasks} tasks queued"
     )
     if wait:
-        wait_for(store, done.sweep_id)
+        wait_for(store, settings, done.sweep_id)
 
 
 @click.command()
@@ -68,8 +71,9 @@ def submit(grid_file: Path, name: str | None, new: bool, wait: bool, **services:
 @service_options
 def watch(sweep: str, **services: object) -> None:
     """Live progress bars of SWEEP (id or name) until it ends."""
-    store = Store(settings_from(**services).database_url)
-    wait_for(store, store.get_sweep(sweep).sweep_id)
+    settings = settings_from(**services)
+    store = Store(settings.database_url)
+    wait_for(store, settings, store.get_sweep(sweep).sweep_id)
 
 
 @click.command()
@@ -117,7 +121,7 @@ def resume(sweep: str, wait: bool, **services: object) -> None:
     n_tasks = requeue(store, settings, info.sweep_id)
     click.echo(f"sweep {info.name}: {n_tasks} tasks queued again")
     if wait:
-        wait_for(store, info.sweep_id)
+        wait_for(store, settings, info.sweep_id)
 
 
 def requeue(store: Store, settings: Settings, sweep_id: int) -> int:

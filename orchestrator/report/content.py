@@ -48,8 +48,9 @@ def report_blocks(
         *cost_section(data, figures),
         *problem_section(data),
         Heading("Every job"),
-        FileLink(CSV, f"One row per job ({len(data.jobs)} rows), with its configuration and "
-                      "outcome"),
+        FileLink(
+            CSV, f"One row per job ({len(data.jobs)} rows), with its configuration and outcome"
+        ),
     ]
 
 
@@ -73,18 +74,24 @@ def overview(data: SweepData) -> list[Block]:
     counts = ", ".join(f"{n} {status}" for status, n in sweep.counts.items() if n)
     made = f"{data.made_at:%Y-%m-%d %H:%M:%S} UTC"
     ended = f", finished {sweep.finished_at:%Y-%m-%d %H:%M}" if sweep.finished_at else ""
-    blocks: list[Block] = [Paragraph(
-        f"Sweep id {sweep.sweep_id}, status **{sweep.status}**: {len(data.jobs)} jobs "
-        f"({counts or 'none'}). Created {sweep.created_at:%Y-%m-%d %H:%M}{ended}; this report "
-        f"was made {made}."
-    ), Paragraph(task_text(data))]
+    blocks: list[Block] = [
+        Paragraph(
+            f"Sweep id {sweep.sweep_id}, status **{sweep.status}**: {len(data.jobs)} jobs "
+            f"({counts or 'none'}). Created {sweep.created_at:%Y-%m-%d %H:%M}{ended}; this report "
+            f"was made {made}."
+        ),
+        Paragraph(task_text(data)),
+    ]
     if not data.finished or sweep.status in UNFINISHED:
         waiting = {s: sum(j.status == s for j in data.jobs) for s in UNFINISHED}
-        blocks.insert(0, Notice(
-            f"this sweep was **not finished** when this report was made: {waiting['running']} "
-            f"running and {waiting['queued']} queued jobs. Their figures are the epochs stored so "
-            "far; make the report again when the sweep has ended."
-        ))
+        blocks.insert(
+            0,
+            Notice(
+                f"this sweep was **not finished** when this report was made: {waiting['running']} "
+                f"running and {waiting['queued']} queued jobs. Their figures are the epochs stored so "
+                "far; make the report again when the sweep has ended."
+            ),
+        )
     elif sweep.status == "cancelled":
         blocks.insert(0, Notice("this sweep was **cancelled**: some jobs never ran."))
     return blocks
@@ -94,49 +101,77 @@ def task_text(data: SweepData) -> str:
     if not data.jobs:
         return "The sweep has no jobs."
     spec = data.jobs[0].spec.data
-    task = ("all ten digits" if spec.digits is None else
-            f"digits {spec.digits[0]} against {spec.digits[1]} (a two-class task)")
-    valid = ("the MNIST test split" if spec.valid == "test" else
-             f"{spec.valid:.0%} of the training split (split seed {spec.split_seed})")
+    task = (
+        "all ten digits"
+        if spec.digits is None
+        else f"digits {spec.digits[0]} against {spec.digits[1]} (a two-class task)"
+    )
+    valid = (
+        "the MNIST test split"
+        if spec.valid == "test"
+        else f"{spec.valid:.0%} of the training split (split seed {spec.split_seed})"
+    )
     scaled = "standardised pixels" if spec.normalize else "pixels scaled to [0, 1]"
     return f"Task: {task}; validated on {valid}; {scaled}."
 
 
-def headline(
-    data: SweepData, bests: list[FamilyBest], figures: Mapping[str, str]
-) -> list[Block]:
+def headline(data: SweepData, bests: list[FamilyBest], figures: Mapping[str, str]) -> list[Block]:
     blocks: list[Block] = [Heading("Headline")]
     if not bests:
         return blocks + [Paragraph("No job has a validation accuracy yet.")]
     rows = tuple(
         (
-            b.family, acc(b.job.best_acc), acc(b.mean_class_acc), seeds_text(b.seeds),
-            b.job.config_label, str(b.job.best_epoch or ""), seconds(b.job.seconds),
-            b.reference_text, f"#{b.job.job_id}" + ("" if b.job.status == "succeeded"
-                                                   else f" ({b.job.status})"),
+            b.family,
+            acc(b.job.best_acc),
+            acc(b.mean_class_acc),
+            seeds_text(b.seeds),
+            b.job.config_label,
+            str(b.job.best_epoch or ""),
+            seconds(b.job.seconds),
+            b.reference_text,
+            f"#{b.job.job_id}" + ("" if b.job.status == "succeeded" else f" ({b.job.status})"),
         )
         for b in bests
     )
-    header = ("family", "best accuracy", "mean per-class accuracy", "over seeds",
-              "configuration", "peak epoch", "training seconds", "source post", "job")
+    header = (
+        "family",
+        "best accuracy",
+        "mean per-class accuracy",
+        "over seeds",
+        "configuration",
+        "peak epoch",
+        "training seconds",
+        "source post",
+        "job",
+    )
     blocks += [
-        Paragraph("Each family's best job by validation accuracy, the epoch where it peaked, "
-                  "and the figure the source posts report for the same model."),
+        Paragraph(
+            "Each family's best job by validation accuracy, the epoch where it peaked, "
+            "and the figure the source posts report for the same model."
+        ),
         Table(header, rows, (False, True, True, True, False, True, True, True, False)),
     ]
     if several_seeds(data):
         verdicts = gap_verdicts(bests)
-        blocks += [Paragraph("Gaps between families against the spread over seeds:"),
-                   Bullets(tuple(verdicts))] if verdicts else []
+        blocks += (
+            [
+                Paragraph("Gaps between families against the spread over seeds:"),
+                Bullets(tuple(verdicts)),
+            ]
+            if verdicts
+            else []
+        )
     else:
-        blocks.append(Paragraph("Each configuration ran with one seed, so there is no spread "
-                                "over seeds to weigh the gaps between families against."))
+        blocks.append(
+            Paragraph(
+                "Each configuration ran with one seed, so there is no spread "
+                "over seeds to weigh the gaps between families against."
+            )
+        )
     return blocks + image(figures, "headline", "best accuracy per family")
 
 
-def figure_section(
-    name: str, figures: Mapping[str, str], key: str, text: str
-) -> list[Block]:
+def figure_section(name: str, figures: Mapping[str, str], key: str, text: str) -> list[Block]:
     return [Heading(name), Paragraph(text), *image(figures, key, name)]
 
 
@@ -150,8 +185,10 @@ def loss_section(bests: list[LossBest], figures: Mapping[str, str]) -> list[Bloc
     )
     header = ("model", "loss", "best accuracy", "over seeds", "best configuration")
     return blocks + [
-        Paragraph("For each model, the best accuracy each loss reached at its best learning "
-                  "rate (the mean over seeds of that configuration)."),
+        Paragraph(
+            "For each model, the best accuracy each loss reached at its best learning "
+            "rate (the mean over seeds of that configuration)."
+        ),
         *image(figures, "losses", "loss comparison"),
         Table(header, rows, (False, False, True, True, False)),
     ]
@@ -170,12 +207,20 @@ def digit_section(
     rows = []
     for b in bests:
         values = per_digit(b.job, data.classes)
-        rows.append((b.family, f"#{b.job.job_id}", str(b.job.best_row.epoch),
-                     *(acc(values.get(d)) for d in digits)))
+        rows.append(
+            (
+                b.family,
+                f"#{b.job.job_id}",
+                str(b.job.best_row.epoch),
+                *(acc(values.get(d)) for d in digits),
+            )
+        )
     header = ("family", "job", "epoch", *(f"digit {d}" for d in digits))
     blocks += [
-        Paragraph("Accuracy on each digit of each family's best job, at its best epoch, as "
-                  "the workers stored it."),
+        Paragraph(
+            "Accuracy on each digit of each family's best job, at its best epoch, as "
+            "the workers stored it."
+        ),
         Table(header, tuple(rows), (False, False, True, *([True] * len(digits)))),
         *image(figures, "per_digit", "per-digit accuracy"),
         Heading("Confusion matrices", 3),
@@ -194,15 +239,18 @@ def confusion_notes(
     for b in bests:
         found = confusions.get(b.family)
         if isinstance(found, Confusion):
-            notes.append(f"{b.family} (#{b.job.job_id}): from {found.source}; "
-                         f"{agreement(b.job, found)}.")
+            notes.append(
+                f"{b.family} (#{b.job.job_id}): from {found.source}; {agreement(b.job, found)}."
+            )
         else:
             reason = found.reason if found else "not computed"
             notes.append(f"{b.family} (#{b.job.job_id}): no matrix, {reason}.")
     blocks: list[Block] = [
-        Paragraph("The store keeps per-digit accuracy, not predictions, so a matrix is only "
-                  "shown where the predictions could be made again: the baseline from the data "
-                  "(its class means), a trained job from its stored checkpoint."),
+        Paragraph(
+            "The store keeps per-digit accuracy, not predictions, so a matrix is only "
+            "shown where the predictions could be made again: the baseline from the data "
+            "(its class means), a trained job from its stored checkpoint."
+        ),
         Bullets(tuple(notes)),
     ]
     return blocks + image(figures, "confusion", "confusion matrices")
@@ -216,8 +264,11 @@ def agreement(job: JobResult, confusion: Confusion) -> str:
         row = next((r for r in job.epochs if r.epoch == confusion.epoch), None)
     if row is None:
         return "no stored epoch to compare it with"
-    pairs = [(a, b) for a, b in zip(confusion.per_class_acc(), row.per_class_acc, strict=False)
-             if math.isfinite(a) and math.isfinite(b)]
+    pairs = [
+        (a, b)
+        for a, b in zip(confusion.per_class_acc(), row.per_class_acc, strict=False)
+        if math.isfinite(a) and math.isfinite(b)
+    ]
     worst = max((abs(a - b) for a, b in pairs), default=0.0)
     verdict = "agrees with" if worst < 1e-4 else f"differs (by up to {worst:.4f}) from"
     return f"its per-digit accuracy {verdict} the stored epoch {row.epoch}"
@@ -230,13 +281,27 @@ def cost_section(data: SweepData, figures: Mapping[str, str]) -> list[Block]:
         if not jobs:
             continue
         secs = [j.seconds for j in jobs]
-        best = max((j for j in jobs if j.best_acc is not None), key=lambda j: j.best_acc,
-                   default=None)
-        rows.append((family, str(len(jobs)), seconds(sum(secs)),
-                     seconds(statistics.median(secs)),
-                     acc(best.best_acc) if best else "", seconds(best.seconds) if best else ""))
-    header = ("family", "jobs", "total seconds", "median seconds per job", "best accuracy",
-              "seconds of the best job")
+        best = max(
+            (j for j in jobs if j.best_acc is not None), key=lambda j: j.best_acc, default=None
+        )
+        rows.append(
+            (
+                family,
+                str(len(jobs)),
+                seconds(sum(secs)),
+                seconds(statistics.median(secs)),
+                acc(best.best_acc) if best else "",
+                seconds(best.seconds) if best else "",
+            )
+        )
+    header = (
+        "family",
+        "jobs",
+        "total seconds",
+        "median seconds per job",
+        "best accuracy",
+        "seconds of the best job",
+    )
     return [
         Heading("Cost"),
         Paragraph("Training seconds per job (the sum of its epochs) against its best accuracy."),
@@ -250,9 +315,14 @@ def problem_section(data: SweepData) -> list[Block]:
     bad = [j for j in data.jobs if j.status in FAILED]
     if bad:
         rows = tuple(
-            (f"#{j.job_id}", j.config_label + ("" if j.seed is None else f" seed={j.seed}"),
-             j.status, str(j.epochs[-1].epoch if j.epochs else 0), acc(j.best_acc),
-             j.error or ("the loss became NaN or infinite" if j.status == "diverged" else ""))
+            (
+                f"#{j.job_id}",
+                j.config_label + ("" if j.seed is None else f" seed={j.seed}"),
+                j.status,
+                str(j.epochs[-1].epoch if j.epochs else 0),
+                acc(j.best_acc),
+                j.error or ("the loss became NaN or infinite" if j.status == "diverged" else ""),
+            )
             for j in bad
         )
         header = ("job", "configuration", "status", "epochs stored", "best accuracy", "error")
@@ -262,14 +332,20 @@ def problem_section(data: SweepData) -> list[Block]:
     waiting = [j for j in data.jobs if j.status in UNFINISHED]
     if waiting:
         rows = tuple(
-            (f"#{j.job_id}", j.config_label + ("" if j.seed is None else f" seed={j.seed}"),
-             f"**{j.status}** when the report was made", str(len(j.epochs)),
-             acc(j.epochs[-1].valid_acc if j.epochs else None))
+            (
+                f"#{j.job_id}",
+                j.config_label + ("" if j.seed is None else f" seed={j.seed}"),
+                f"**{j.status}** when the report was made",
+                str(len(j.epochs)),
+                acc(j.epochs[-1].valid_acc if j.epochs else None),
+            )
             for j in waiting
         )
         header = ("job", "configuration", "status", "epochs stored", "last accuracy")
-        blocks += [Heading("Still running or queued", 3),
-                   Table(header, rows, (False, False, False, True, True))]
+        blocks += [
+            Heading("Still running or queued", 3),
+            Table(header, rows, (False, False, False, True, True)),
+        ]
     return blocks
 
 

@@ -8,8 +8,21 @@ from pathlib import Path
 from orchestrator.report.gather import JobResult
 
 COLUMNS = (
-    "job_id", "model", "loss", "lr", "hidden", "activation", "distance", "seed", "batch_size",
-    "status", "final_acc", "best_acc", "best_epoch", "seconds", "error",
+    "job_id",
+    "model",
+    "loss",
+    "lr",
+    "hidden",
+    "activation",
+    "distance",
+    "seed",
+    "batch_size",
+    "status",
+    "final_acc",
+    "best_acc",
+    "best_epoch",
+    "seconds",
+    "error",
 )
 
 

@@ -122,9 +122,7 @@ def gap_verdicts(bests: list[FamilyBest]) -> list[str]:
         if upper.seeds.n < 2 and lower.seeds.n < 2:
             continue
         gap = upper.seeds.mean - lower.seeds.mean
-        spread_text = (
-            f"{upper.family} {_range(upper.seeds)}, {lower.family} {_range(lower.seeds)}"
-        )
+        spread_text = f"{upper.family} {_range(upper.seeds)}, {lower.family} {_range(lower.seeds)}"
         if lower.seeds.high < upper.seeds.low:
             verdict = "exceeds the spread over seeds (the ranges do not overlap)"
         else:
@@ -155,9 +153,7 @@ def per_digit(job: JobResult, classes: tuple[int, ...]) -> dict[int, float]:
     return {classes[i]: row.per_class_acc[i] for i in digit_order(classes)}
 
 
-def per_digit_spread(
-    jobs: list[JobResult], classes: tuple[int, ...]
-) -> dict[int, Spread | None]:
+def per_digit_spread(jobs: list[JobResult], classes: tuple[int, ...]) -> dict[int, Spread | None]:
     """Digit -> spread over seeds (each seed at its own best epoch)."""
     tables = [per_digit(job, classes) for job in jobs]
     return {

@@ -1,6 +1,6 @@
 """`write_report`: gather the sweep, draw the figures, write report.md, report.html, results.csv.
 
-    mnistgrid report quick --out reports
+mnistgrid report quick --out reports
 """
 
 from __future__ import annotations

@@ -467,11 +467,8 @@ def test_cancel_and_requeue(store: Store) -> None:
         "succeeded",
         "queued",
     ]
-    assert (jobs[failed].attempts, jobs[failed].worker, jobs[failed].finished_at) == (
-        1,
-        None,
-        None,
-    )
+    again = jobs[failed]
+    assert (again.attempts, again.worker, again.error, again.finished_at) == (1, None, None, None)
     claim = store.claim_job(failed, "w2", 60)
     assert claim is not None and claim.attempt == 2
 

@@ -11,6 +11,7 @@ from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 from orchestrator.report.figures.panels import Panel, baseline_lines, trained_panels
 from orchestrator.report.figures.style import (
@@ -48,21 +49,28 @@ def plot_curves(data: SweepData) -> Figure:
         baseline_lines(panel.ax, data, label=False)
         if ends:  # at the bottom when they fell below it: marked, not dropped
             x, y = zip(*ends, strict=True)
-            panel.ax.plot(x, [max(a, floor) for a in y], "x", color=DIVERGED_COLOR,
-                          markersize=8, mew=2, clip_on=False)
+            panel.ax.plot(
+                x,
+                [max(a, floor) for a in y],
+                "x",
+                color=DIVERGED_COLOR,
+                markersize=8,
+                mew=2,
+                clip_on=False,
+            )
         panel.ax.set_ylim(floor, 1.0)
+        panel.ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         panel.ax.set_xlabel("epoch")
         if panel.ax.get_subplotspec().is_first_col():
             panel.ax.set_ylabel("validation accuracy")
-    fig.legend(handles=legend_handles(data, lrs, colors), loc="outside right upper",
-               title="learning rate")
+    fig.legend(
+        handles=legend_handles(data, lrs, colors), loc="outside right upper", title="learning rate"
+    )
     fig.suptitle("Learning curves (validation accuracy per epoch)")
     return fig
 
 
-def draw_panel(
-    panel: Panel, colors: LrColors
-) -> tuple[list[float], list[tuple[int, float]]]:
+def draw_panel(panel: Panel, colors: LrColors) -> tuple[list[float], list[tuple[int, float]]]:
     """Draw the panel's lines and bands; returns the accuracies of runs that did not diverge
     (they set the y range) and the last epoch of each diverged run."""
     segments, segment_colors, bands, band_colors, ends = [], [], [], [], []
@@ -75,13 +83,22 @@ def draw_panel(
         segments.append(np.column_stack([epochs, stats[0]]))
         segment_colors.append(color)
         if len(group.jobs) > 1:
-            bands.append(np.concatenate([np.column_stack([epochs, stats[2]]),
-                                         np.column_stack([epochs[::-1], stats[1][::-1]])]))
+            bands.append(
+                np.concatenate(
+                    [
+                        np.column_stack([epochs, stats[2]]),
+                        np.column_stack([epochs[::-1], stats[1][::-1]]),
+                    ]
+                )
+            )
             band_colors.append(color)
         if any(j.status != "diverged" for j in group.jobs):
             plotted += stats[0].tolist()
-        ends += [(j.epochs[-1].epoch, j.epochs[-1].valid_acc) for j in group.jobs
-                 if j.status == "diverged" and j.epochs]
+        ends += [
+            (j.epochs[-1].epoch, j.epochs[-1].valid_acc)
+            for j in group.jobs
+            if j.status == "diverged" and j.epochs
+        ]
     ax = panel.ax
     if bands:
         ax.add_collection(PolyCollection(bands, facecolors=band_colors, alpha=0.2, linewidths=0))
@@ -96,11 +113,23 @@ def legend_handles(data: SweepData, lrs: list[float], colors: LrColors) -> list:
     for family in ("baseline mae", "baseline mse"):
         accs = [j.best_acc for j in data.of_family(family) if j.best_acc is not None]
         if accs:
-            handles.append(Line2D([], [], color=FAMILY_COLORS[family], ls="--",
-                                  label=f"{family} {max(accs):.3f}"))
+            handles.append(
+                Line2D(
+                    [], [], color=FAMILY_COLORS[family], ls="--", label=f"{family} {max(accs):.3f}"
+                )
+            )
     if any(len(g.jobs) > 1 for g in config_groups(data.jobs)):
         handles.append(Patch(color="grey", alpha=0.3, label="range over seeds"))
     if any(j.status == "diverged" for j in data.jobs):
-        handles.append(Line2D([], [], color=DIVERGED_COLOR, marker="x", ls="none", mew=2,
-                              label="diverged (last epoch)"))
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color=DIVERGED_COLOR,
+                marker="x",
+                ls="none",
+                mew=2,
+                label="diverged (last epoch)",
+            )
+        )
     return handles

@@ -21,10 +21,19 @@ def plot_per_digit(data: SweepData, bests: list[FamilyBest]) -> Figure:
         spreads = per_digit_spread(same, data.classes)
         x = np.arange(len(digits)) + (i - (len(bests) - 1) / 2) * width
         mean = [s.mean if s else np.nan for s in spreads.values()]
-        err = [[s.mean - s.low if s else 0 for s in spreads.values()],
-               [s.high - s.mean if s else 0 for s in spreads.values()]]
-        ax.bar(x, mean, width * 0.92, yerr=err if len(same) > 1 else None, capsize=2,
-               color=FAMILY_COLORS[best.family], label=f"{best.family} (#{best.job.job_id})")
+        err = [
+            [s.mean - s.low if s else 0 for s in spreads.values()],
+            [s.high - s.mean if s else 0 for s in spreads.values()],
+        ]
+        ax.bar(
+            x,
+            mean,
+            width * 0.92,
+            yerr=err if len(same) > 1 else None,
+            capsize=2,
+            color=FAMILY_COLORS[best.family],
+            label=f"{best.family} (#{best.job.job_id})",
+        )
     ax.set_xticks(range(len(digits)), [str(d) for d in digits])
     ax.set_ylim(0, 1.05)
     ax.set_xlabel("digit")
@@ -64,8 +73,15 @@ def draw_matrix(ax, family: str, confusion: Confusion):
     ax.grid(False)
     small = len(labels) > 2
     for (t, p), count in np.ndenumerate(counts):
-        ax.text(p, t, str(count), ha="center", va="center", fontsize=6.5 if small else 10,
-                color="white" if fractions[t, p] > 0.5 else "black")
+        ax.text(
+            p,
+            t,
+            str(count),
+            ha="center",
+            va="center",
+            fontsize=6.5 if small else 10,
+            color="white" if fractions[t, p] > 0.5 else "black",
+        )
     ax.set_xlabel("predicted digit")
     ax.set_ylabel("true digit")
     ax.set_title(family, color=FAMILY_COLORS[family])

@@ -10,7 +10,12 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from orchestrator.report.figures.panels import Panel, baseline_lines, trained_panels
-from orchestrator.report.figures.style import DIVERGED_COLOR, FAMILY_COLORS, accuracy_floor
+from orchestrator.report.figures.style import (
+    DIVERGED_COLOR,
+    FAMILY_COLORS,
+    accuracy_floor,
+    lr_ticks,
+)
 from orchestrator.report.gather import JobResult, SweepData
 from orchestrator.report.summary import config_groups
 
@@ -29,20 +34,34 @@ def plot_lr_sensitivity(data: SweepData) -> Figure:
     fig, panels = trained_panels(data, width=12, height=3.2)
     if not panels:
         return fig
-    finals = [j.final_acc for j in data.jobs
-              if j.model != "baseline" and j.status != "diverged" and j.final_acc is not None]
+    finals = [
+        j.final_acc
+        for j in data.jobs
+        if j.model != "baseline" and j.status != "diverged" and j.final_acc is not None
+    ]
     floor = accuracy_floor(finals)
+    lrs = sorted({j.lr for j in data.jobs if j.lr is not None})
     for panel in panels:
         draw_panel(panel, floor)
         baseline_lines(panel.ax, data, label=True)
-        panel.ax.set_xscale("log")
+        lr_ticks(panel.ax, lrs)
         panel.ax.set_ylim(floor, 1.0)
         panel.ax.set_xlabel("learning rate (log scale)")
         if panel.ax.get_subplotspec().is_first_col():
             panel.ax.set_ylabel("final validation accuracy")
-        if panel.jobs:
-            panel.ax.legend(loc="lower left")
-    fig.suptitle("Learning-rate sensitivity (final accuracy; bars: range over seeds)")
+    if lrs:
+        margin = (max(lrs) / min(lrs)) ** 0.05 if max(lrs) > min(lrs) else 2.0
+        panels[0].ax.set_xlim(min(lrs) / margin, max(lrs) * margin)
+    handles: dict[str, object] = {}
+    for panel in panels:
+        for handle, label in zip(*panel.ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(
+                label.split(" (")[0] if label.startswith("diverged") else label, handle
+            )
+    fig.legend(list(handles.values()), list(handles), loc="outside right upper")
+    fig.suptitle(
+        "Learning-rate sensitivity: final accuracy, mean over seeds (bars: range over seeds)"
+    )
     return fig
 
 
@@ -54,15 +73,34 @@ def draw_panel(panel: Panel, floor: float) -> None:
     for i, jobs in enumerate(shapes.values()):
         groups = sorted(config_groups(jobs), key=lambda g: g.first.lr)
         points = [(g.first.lr, s) for g in groups if (s := g.final_acc) is not None]
-        label = shape_label(jobs[0]) if len(shapes) > 1 else f"{panel.model} {panel.loss}"
+        label = panel.model if len(shapes) == 1 else f"{panel.model} {shape_label(jobs[0])}"
         if points:
             lr = np.array([p[0] for p in points])
             mean = np.array([p[1].mean for p in points])
-            err = np.array([[p[1].mean - p[1].low for p in points],
-                            [p[1].high - p[1].mean for p in points]])
-            ax.errorbar(lr, mean, yerr=err, color=color, ls=LINESTYLES[i % len(LINESTYLES)],
-                        marker=MARKERS[i % len(MARKERS)], markersize=5, capsize=3, label=label)
+            err = np.array(
+                [[p[1].mean - p[1].low for p in points], [p[1].high - p[1].mean for p in points]]
+            )
+            ax.errorbar(
+                lr,
+                mean,
+                yerr=err,
+                color=color,
+                ls=LINESTYLES[i % len(LINESTYLES)],
+                marker=MARKERS[i % len(MARKERS)],
+                markersize=5,
+                capsize=3,
+                label=label,
+            )
     diverged = [j.lr for j in panel.jobs if j.status == "diverged"]
     if diverged:
-        ax.plot(diverged, [floor] * len(diverged), "x", color=DIVERGED_COLOR, markersize=9,
-                mew=2, clip_on=False, zorder=5, label=f"diverged ({len(diverged)})")
+        ax.plot(
+            diverged,
+            [floor] * len(diverged),
+            "x",
+            color=DIVERGED_COLOR,
+            markersize=9,
+            mew=2,
+            clip_on=False,
+            zorder=5,
+            label="diverged",
+        )

@@ -33,16 +33,22 @@ def trained_panels(data: SweepData, width: float, height: float) -> tuple[Figure
         fig.text(0.5, 0.5, "no trained jobs in this sweep", ha="center", va="center")
         return fig, []
     fig = new_figure(width, height * len(models) + 0.6)
-    grid = fig.subplots(len(models), len(losses), squeeze=False, sharey=True)
+    grid = fig.subplots(len(models), len(losses), squeeze=False, sharex=True, sharey=True)
     panels = []
     for r, model in enumerate(models):
         for c, loss in enumerate(losses):
             ax = grid[r][c]
             jobs = tuple(j for j in trained if j.model == model and j.loss == loss)
             ax.set_title(f"{model} · {loss}", color=FAMILY_COLORS[model])
-            if not jobs:
-                ax.text(0.5, 0.5, "not in the grid", ha="center", va="center",
-                        transform=ax.transAxes, color="grey")
+            if not jobs or not any(j.epochs for j in jobs):
+                what = (
+                    "not in the grid"
+                    if not jobs
+                    else "no epochs stored: " + ", ".join(sorted({j.status for j in jobs}))
+                )
+                ax.text(
+                    0.5, 0.5, what, ha="center", va="center", transform=ax.transAxes, color="grey"
+                )
             panels.append(Panel(model, loss, jobs, ax))
     return fig, panels
 
@@ -52,5 +58,10 @@ def baseline_lines(ax: Axes, data: SweepData, label: bool) -> None:
     for family in ("baseline mae", "baseline mse"):
         accs = [j.best_acc for j in data.of_family(family) if j.best_acc is not None]
         if accs:
-            ax.axhline(max(accs), color=FAMILY_COLORS[family], linestyle="--", linewidth=1.2,
-                       label=f"{family} ({max(accs):.3f})" if label else None)
+            ax.axhline(
+                max(accs),
+                color=FAMILY_COLORS[family],
+                linestyle="--",
+                linewidth=1.2,
+                label=f"{family} ({max(accs):.3f})" if label else None,
+            )

@@ -10,8 +10,10 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no display, no GUI toolkit
 
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.colors import Colormap, LogNorm, Normalize  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.colors import Colormap  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import FuncFormatter, NullLocator  # noqa: E402
 
 # Colour-blind-safe (Dark2), and the same family is the same colour in every figure.
 FAMILY_COLORS = {
@@ -25,18 +27,20 @@ DIVERGED_COLOR = "#d62728"
 LR_CMAP = "viridis"
 DPI = 110
 
-plt.rcParams.update({
-    "figure.facecolor": "white",
-    "axes.grid": True,
-    "grid.alpha": 0.3,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.titlesize": 11,
-    "axes.labelsize": 10,
-    "legend.fontsize": 8,
-    "xtick.labelsize": 9,
-    "ytick.labelsize": 9,
-})
+plt.rcParams.update(
+    {
+        "figure.facecolor": "white",
+        "axes.grid": True,
+        "grid.alpha": 0.3,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "axes.titlesize": 11,
+        "axes.labelsize": 10,
+        "legend.fontsize": 8,
+        "xtick.labelsize": 9,
+        "ytick.labelsize": 9,
+    }
+)
 
 
 def new_figure(width: float, height: float) -> Figure:
@@ -50,16 +54,40 @@ def save(fig: Figure, path: Path) -> Path:
 
 
 class LrColors:
-    """One colour per learning rate, on a log scale shared by every panel of the sweep."""
+    """One colour per learning rate, the same in every panel of the sweep. Colours go by the
+    lr's rank, not its value: 0.1, 0.3, 1 stay apart even when 1e38 is in the grid too."""
 
     def __init__(self, lrs: list[float]) -> None:
-        low, high = (min(lrs), max(lrs)) if lrs else (1.0, 1.0)
-        self.norm: Normalize = LogNorm(low, high) if high > low else Normalize(low - 1, high + 1)
-        self.cmap: Colormap = matplotlib.colormaps[LR_CMAP].resampled(256)
+        self.rank = {lr: i for i, lr in enumerate(sorted(set(lrs)))}
+        self.cmap: Colormap = matplotlib.colormaps[LR_CMAP]
 
     def __call__(self, lr: float) -> tuple[float, float, float, float]:
-        # viridis' yellow end is hard to see on white: stop at 90%.
-        return self.cmap(0.9 * float(self.norm(lr)))
+        # viridis' yellow end is hard to see on white: stop at 85%.
+        return self.cmap(0.85 * self.rank[lr] / max(1, len(self.rank) - 1))
+
+
+def lr_ticks(ax: Axes, lrs: list[float]) -> None:
+    """Label the lrs of the grid themselves on a log axis, when they are few and close."""
+    ax.set_xscale("log")
+    if lrs and len(lrs) <= 8 and max(lrs) / min(lrs) <= 1e4:
+        ax.set_xticks(lrs, [f"{lr:g}" for lr in lrs])
+        ax.xaxis.set_minor_locator(NullLocator())
+    elif lrs and max(lrs) / min(lrs) <= 1e4:
+        plain_log_ticks(ax)
+    # wider than that: matplotlib's own 10^n labels are the short ones
+
+
+def plain_log_ticks(ax: Axes) -> None:
+    """`0.2`, `5`, `30` rather than `2x10^-1` on a log axis."""
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(
+        FuncFormatter(lambda v, _: f"{v:g}" if _lead(v) in (2, 5) else "")
+    )
+
+
+def _lead(value: float) -> int:
+    """The leading digit: 3 for 0.03 and for 300."""
+    return round(value / 10 ** math.floor(math.log10(value))) if value > 0 else 0
 
 
 def accuracy_floor(values: list[float], margin: float = 0.03) -> float:
