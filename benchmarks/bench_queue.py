@@ -22,7 +22,7 @@ import torch
 from db.store import Store
 from mnistgrid.settings import load_settings
 from orchestrator.grid import expand, parse_grid
-from orchestrator.submit import submit_grid
+from orchestrator.submit import plan_sweep, submit_grid
 from tests.integration.services import mnistgrid_env, run_cli, start_worker, stop_process
 from workers.celery_app import make_celery
 from workers.datasets import load_task
@@ -99,7 +99,7 @@ def submit_big(folder: Path) -> tuple[int, float]:
     redis.Redis.from_url(REDIS_URL).flushdb()
     store = Store(settings.database_url)
     start = time.perf_counter()
-    done = submit_grid(grid, None, False, store, make_celery(settings), settings)
+    done = submit_grid(grid, plan_sweep(grid, settings), None, False, store, make_celery(settings))
     elapsed = time.perf_counter() - start
     redis.Redis.from_url(REDIS_URL).flushdb()
     return done.n_jobs, elapsed

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pydantic import ValidationError
 
 
@@ -23,10 +25,14 @@ class NotFound(BadInput):
     """A sweep or job id that does not exist."""
 
 
-def describe_validation_error(error: ValidationError, where: str = "") -> str:
-    """Pydantic's first complaint as one line: `lr: must be a finite positive number, got nan`."""
+def describe_validation_error(
+    error: ValidationError, where: str = "", key_name: Callable[[str], str] = str
+) -> str:
+    """Pydantic's first complaint as one line: `lr: must be a finite positive number, got nan`.
+    `where` goes first (a file name); `key_name` spells the key (`--lr` on the command line)."""
     first = error.errors()[0]
     key = ".".join(str(part) for part in first["loc"])
+    key = key_name(key) if key else ""
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         message = "unknown key"
@@ -35,4 +41,4 @@ def describe_validation_error(error: ValidationError, where: str = "") -> str:
     elif first["type"] == "literal_error":
         message = f"{message}, got {first['input']!r}"
     more = f" (and {len(error.errors()) - 1} more)" if len(error.errors()) > 1 else ""
-    return f"{where}{key}: {message}{more}" if key else f"{message}{more}"
+    return f"{where}{key}: {message}{more}" if key else f"{where}{message}{more}"

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from celery import Celery
 
+from db.records import NewJob
 from db.store import Store
 from mnistgrid.errors import BadInput
 from mnistgrid.settings import Settings
@@ -26,20 +27,26 @@ class Submitted:
     n_tasks: int
 
 
-def submit_grid(
-    grid: Grid, name: str | None, new: bool, store: Store, app: Celery, settings: Settings
-) -> Submitted:
+def plan_sweep(grid: Grid, settings: Settings) -> list[NewJob]:
+    """Every check that needs no database or broker, then the sweep's jobs."""
     time_limit = grid.spec.train.time_limit
     if time_limit > settings.max_job_seconds:
         raise BadInput(
             f"train.time_limit: {time_limit:g} s is over MNISTGRID_MAX_JOB_SECONDS "
             f"({settings.max_job_seconds:g} s)"
         )
-    jobs = plan(grid, settings.max_grid_jobs, settings.group_size)
+    return plan(grid, settings.max_grid_jobs, settings.group_size)
+
+
+def submit_grid(
+    grid: Grid, jobs: list[NewJob], name: str | None, new: bool, store: Store, app: Celery
+) -> Submitted:
+    """Write the sweep and its jobs in one transaction, then queue them (unless this grid was
+    already submitted under this name)."""
     check_broker(app)
     grid_json = grid.spec.model_dump(mode="json")
     sweep = store.create_sweep(name or grid.name, grid_json, grid.hash(), jobs, new=new)
     if not sweep.created:
         return Submitted(sweep.sweep_id, sweep.name, False, len(jobs), 0)
-    n_tasks = queue_jobs(app, store.sweep_jobs(sweep.sweep_id), time_limit)
+    n_tasks = queue_jobs(app, store.sweep_jobs(sweep.sweep_id), grid.spec.train.time_limit)
     return Submitted(sweep.sweep_id, sweep.name, True, len(jobs), n_tasks)

@@ -36,7 +36,7 @@ class DataSpec(Frozen):
     digits: tuple[int, int] | None = None
     # "test": validate on the test split (post 1). A number: that fraction of the training split,
     # drawn with `split_seed` (the 4-vs-8 post's SubsetRandomSampler).
-    valid: Literal["test"] | float = "test"
+    valid: str | float = "test"
     split_seed: int = 42
     # Standardise pixels with the training split's mean and std (post 3: 0.1307 / 0.3081).
     normalize: bool = False
@@ -52,11 +52,12 @@ class DataSpec(Frozen):
             raise ValueError(f"must be a pair of two distinct digits 0-9, got {pair!r}")
         return tuple(digits)
 
-    @field_validator("valid")
+    @field_validator("valid", mode="before")
     @classmethod
-    def _fraction_in_range(cls, valid: str | float) -> str | float:
-        if not isinstance(valid, str) and not 0.0 < valid < 1.0:
-            raise ValueError(f"must be 'test' or a fraction between 0 and 1, got {valid}")
+    def _test_or_fraction(cls, valid: object) -> object:
+        is_number = isinstance(valid, int | float) and not isinstance(valid, bool)
+        if valid != "test" and not (is_number and 0.0 < valid < 1.0):
+            raise ValueError(f"must be 'test' or a fraction between 0 and 1, got {valid!r}")
         return valid
 
     @property

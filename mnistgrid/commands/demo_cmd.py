@@ -23,7 +23,7 @@ from mnistgrid.settings import Settings, load_settings
 from orchestrator.grid import load_grid
 from orchestrator.progress import watch
 from orchestrator.reconcile import Reconciler
-from orchestrator.submit import submit_grid
+from orchestrator.submit import plan_sweep, submit_grid
 from orchestrator.tables import jobs_table
 from workers.celery_app import make_celery
 
@@ -104,15 +104,16 @@ def demo(folder: Path, grid_file: Path, n_workers: int, data_dir: Path | None) -
     """Run a grid end to end with no servers: SQLite, a filesystem broker, local workers."""
     from orchestrator.report import write_report
 
-    grid = load_grid(grid_file)
     folder = folder.resolve()
-    folder.mkdir(parents=True, exist_ok=True)
     settings = demo_settings(folder, data_dir)
+    grid = load_grid(grid_file)
+    jobs = plan_sweep(grid, settings)
+    folder.mkdir(parents=True, exist_ok=True)
     store = Store(settings.database_url)  # a new SQLite file is migrated here
     app = make_celery(settings)
     workers = start_workers(settings, n_workers)
     try:
-        done = submit_grid(grid, None, False, store, app, settings)
+        done = submit_grid(grid, jobs, None, False, store, app)
         if not done.created and store.get_sweep(done.sweep_id).status != "finished":
             requeue(store, settings, done.sweep_id)  # an earlier demo was interrupted
         watch(

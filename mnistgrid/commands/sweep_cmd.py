@@ -19,7 +19,7 @@ from orchestrator.grid import load_grid
 from orchestrator.progress import watch as watch_sweep
 from orchestrator.queueing import check_broker, queue_jobs
 from orchestrator.reconcile import Reconciler
-from orchestrator.submit import submit_grid
+from orchestrator.submit import plan_sweep, submit_grid
 from orchestrator.tables import jobs_table, sweeps_table
 from workers.celery_app import make_celery
 
@@ -53,10 +53,11 @@ def wait_for(store: Store, settings: Settings, sweep_id: int) -> None:
 @service_options
 def submit(grid_file: Path, name: str | None, new: bool, wait: bool, **services: object) -> None:
     """Validate GRID_FILE, write its sweep and jobs, and queue them."""
-    grid = load_grid(grid_file)  # every grid error stops here, before any connection
     settings = settings_from(**services)
+    grid = load_grid(grid_file)
+    jobs = plan_sweep(grid, settings)  # every grid error stops here, before any connection
     store = Store(settings.database_url)
-    done = submit_grid(grid, name, new, store, make_celery(settings), settings)
+    done = submit_grid(grid, jobs, name, new, store, make_celery(settings))
     verb = "submitted" if done.created else "already submitted"
     click.echo(
         f"sweep {done.name} {verb}: id {done.sweep_id}, {done.n_jobs} jobs, "

@@ -49,8 +49,12 @@ def build_spec(options: dict[str, object]) -> JobSpec:
     try:
         return JobSpec(**options, data=data)
     except ValidationError as error:
-        # Data fields are top-level options here: `--digits`, not `--data.digits`.
-        raise BadInput(describe_validation_error(error, "--").replace("--data.", "--")) from None
+        raise BadInput(describe_validation_error(error, key_name=option_name)) from None
+
+
+def option_name(key: str) -> str:
+    """`data.digits` -> `--digits`: the data fields are top-level options here."""
+    return "--" + key.removeprefix("data.").replace("_", "-")
 
 
 @click.command()

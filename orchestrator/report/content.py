@@ -87,9 +87,10 @@ def overview(data: SweepData) -> list[Block]:
         blocks.insert(
             0,
             Notice(
-                f"this sweep was **not finished** when this report was made: {waiting['running']} "
-                f"running and {waiting['queued']} queued jobs. Their figures are the epochs stored so "
-                "far; make the report again when the sweep has ended."
+                "this sweep was **not finished** when this report was made: "
+                f"{waiting['running']} running and {waiting['queued']} queued jobs. Their "
+                "figures are the epochs stored so far; make the report again when the sweep has "
+                "ended."
             ),
         )
     elif sweep.status == "cancelled":
@@ -149,7 +150,7 @@ def headline(data: SweepData, bests: list[FamilyBest], figures: Mapping[str, str
             "Each family's best job by validation accuracy, the epoch where it peaked, "
             "and the figure the source posts report for the same model."
         ),
-        Table(header, rows, (False, True, True, True, False, True, True, True, False)),
+        Table(header, rows, (False, True, True, False, False, True, True, False, False)),
     ]
     if several_seeds(data):
         verdicts = gap_verdicts(bests)
@@ -190,7 +191,7 @@ def loss_section(bests: list[LossBest], figures: Mapping[str, str]) -> list[Bloc
             "rate (the mean over seeds of that configuration)."
         ),
         *image(figures, "losses", "loss comparison"),
-        Table(header, rows, (False, False, True, True, False)),
+        Table(header, rows, (False, False, True, False, False)),
     ]
 
 
@@ -211,7 +212,7 @@ def digit_section(
             (
                 b.family,
                 f"#{b.job.job_id}",
-                str(b.job.best_row.epoch),
+                str(b.job.best_row.epoch) if b.job.best_row else "",
                 *(acc(values.get(d)) for d in digits),
             )
         )

@@ -1,6 +1,8 @@
 """`write_report`: gather the sweep, draw the figures, write report.md, report.html, results.csv.
 
-mnistgrid report quick --out reports
+    mnistgrid report quick --out reports
+
+One pass: three store reads, then figures, text and CSV from those frozen values.
 """
 
 from __future__ import annotations

@@ -19,10 +19,10 @@ def plot_cost(data: SweepData) -> Figure:
     ax = fig.add_subplot()
     seeds = False
     for family in FAMILIES:
+        # Diverged runs stopped early: their cost is drawn apart, not averaged in.
+        healthy = [j for j in data.of_family(family) if j.status != "diverged"]
         groups = [
-            g
-            for g in config_groups(data.of_family(family))
-            if g.seconds is not None and g.best_acc is not None
+            g for g in config_groups(healthy) if g.seconds is not None and g.best_acc is not None
         ]
         if not groups:
             continue
@@ -49,22 +49,22 @@ def plot_cost(data: SweepData) -> Figure:
             [j.best_acc for j in diverged],
             "x",
             color=DIVERGED_COLOR,
-            mew=2,
-            markersize=8,
+            mew=1.5,
+            markersize=6,
             label="diverged job",
         )
     ax.set_xscale("log")
     plain_log_ticks(ax)
     ax.set_xlabel("training seconds per job (log scale)")
     ax.set_ylabel("best validation accuracy")
-    extra = "; bars: range over seeds" if seeds else ""
-    ax.set_title(f"Cost: training time against accuracy (one point per configuration{extra})")
+    extra = "\n(a point per configuration: mean over seeds, bars: range)" if seeds else ""
+    ax.set_title(f"Cost: training seconds against best accuracy{extra}")
     handles, labels = ax.get_legend_handles_labels()
     order = sorted(range(len(labels)), key=lambda i: labels[i] == "diverged job")
-    ax.legend(
+    fig.legend(
         [handles[i] for i in order],
         [labels[i] for i in order],
-        loc="lower right",
+        loc="outside right upper",
         title="family (configurations)",
     )
     return fig

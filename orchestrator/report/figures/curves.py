@@ -26,10 +26,13 @@ from orchestrator.report.summary import config_groups
 
 def seed_curves(jobs: tuple[JobResult, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Epochs and (3, epochs) rows of mean, lowest and highest accuracy over the seeds. An epoch
-    that some seeds never reached (a diverged or unfinished run) uses the seeds that did."""
+    that some seeds never reached (a diverged or unfinished run) uses the seeds that did. The
+    epoch a run diverged in is left out here: it is marked with its own red x instead of
+    pulling the mean of the healthy seeds down to chance."""
     table: dict[int, list[float]] = {}
     for job in jobs:
-        for row in job.epochs:
+        rows = job.epochs[:-1] if job.status == "diverged" else job.epochs
+        for row in rows:
             if row.valid_acc is not None:
                 table.setdefault(row.epoch, []).append(row.valid_acc)
     epochs = sorted(table)

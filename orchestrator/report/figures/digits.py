@@ -38,8 +38,9 @@ def plot_per_digit(data: SweepData, bests: list[FamilyBest]) -> Figure:
     ax.set_ylim(0, 1.05)
     ax.set_xlabel("digit")
     ax.set_ylabel("validation accuracy on that digit")
-    ax.set_title("Per-digit accuracy of each family's best job (at its best epoch)")
-    ax.legend(loc="lower left", ncols=min(4, len(bests)), framealpha=0.9)
+    seeds = "; mean over its seeds, bars: range" if any(b.seeds.n > 1 for b in bests) else ""
+    ax.set_title(f"Per-digit accuracy of each family's best job (at its best epoch{seeds})")
+    fig.legend(loc="outside lower center", ncols=min(4, len(bests)))
     return fig
 
 

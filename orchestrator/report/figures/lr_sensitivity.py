@@ -6,6 +6,8 @@ data, not gaps: a red x at the bottom of the panel at their lr.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -26,20 +28,17 @@ MARKERS = ("o", "s", "^", "v", "D", "P")
 def shape_label(job: JobResult) -> str:
     """What else than lr and seed sets the run apart: `mlp64-sigmoid batch=256`."""
     spec = job.spec
-    shape = f"mlp{spec.hidden}-{spec.activation} " if spec.model == "mlp" else ""
-    return f"{shape}batch={spec.batch_size}"
+    shape = f"mlp{spec.hidden}-{spec.activation}" if spec.model == "mlp" else "linear"
+    return f"{shape} batch={spec.batch_size}"
 
 
 def plot_lr_sensitivity(data: SweepData) -> Figure:
     fig, panels = trained_panels(data, width=12, height=3.2)
     if not panels:
         return fig
-    finals = [
-        j.final_acc
-        for j in data.jobs
-        if j.model != "baseline" and j.status != "diverged" and j.final_acc is not None
-    ]
-    floor = accuracy_floor(finals)
+    # Every point and its seeds' range stays in view: there are few of them.
+    lows = [s.low for p in panels for g in config_groups(p.jobs) if (s := g.final_acc)]
+    floor = accuracy_floor(lows, quantile=0)
     lrs = sorted({j.lr for j in data.jobs if j.lr is not None})
     for panel in panels:
         draw_panel(panel, floor)
@@ -73,7 +72,7 @@ def draw_panel(panel: Panel, floor: float) -> None:
     for i, jobs in enumerate(shapes.values()):
         groups = sorted(config_groups(jobs), key=lambda g: g.first.lr)
         points = [(g.first.lr, s) for g in groups if (s := g.final_acc) is not None]
-        label = panel.model if len(shapes) == 1 else f"{panel.model} {shape_label(jobs[0])}"
+        label = panel.model if len(shapes) == 1 else shape_label(jobs[0])
         if points:
             lr = np.array([p[0] for p in points])
             mean = np.array([p[1].mean for p in points])
@@ -91,10 +90,22 @@ def draw_panel(panel: Panel, floor: float) -> None:
                 capsize=3,
                 label=label,
             )
-    diverged = [j.lr for j in panel.jobs if j.status == "diverged"]
+    diverged = Counter(j.lr for j in panel.jobs if j.status == "diverged")
+    for lr, n in diverged.items():
+        if n > 1:  # several runs at one lr share a marker: say how many
+            ax.annotate(
+                f"{n}",
+                (lr, floor),
+                xytext=(0, 7),
+                textcoords="offset points",
+                ha="center",
+                color=DIVERGED_COLOR,
+                fontsize=8,
+                annotation_clip=False,
+            )
     if diverged:
         ax.plot(
-            diverged,
+            list(diverged),
             [floor] * len(diverged),
             "x",
             color=DIVERGED_COLOR,

@@ -40,6 +40,7 @@ def trained_panels(data: SweepData, width: float, height: float) -> tuple[Figure
             ax = grid[r][c]
             jobs = tuple(j for j in trained if j.model == model and j.loss == loss)
             ax.set_title(f"{model} · {loss}", color=FAMILY_COLORS[model])
+            ax.tick_params(labelbottom=True)  # sharex hides them above the last row
             if not jobs or not any(j.epochs for j in jobs):
                 what = (
                     "not in the grid"

@@ -90,10 +90,11 @@ def _lead(value: float) -> int:
     return round(value / 10 ** math.floor(math.log10(value))) if value > 0 else 0
 
 
-def accuracy_floor(values: list[float], margin: float = 0.03) -> float:
-    """A y-axis bottom that shows the differences between runs that learned something."""
+def accuracy_floor(values: list[float], margin: float = 0.03, quantile: float = 0.05) -> float:
+    """A y-axis bottom that shows the differences between runs that learned something. Below
+    the `quantile` of `values` is cut: one stray run among many does not flatten the rest."""
     finite = sorted(v for v in values if v is not None and math.isfinite(v))
     if not finite:
         return 0.0
-    low = finite[len(finite) // 20]  # the 5th percentile: one stray run does not flatten all
+    low = finite[int(len(finite) * quantile)]
     return max(0.0, min(low - margin, 0.9))

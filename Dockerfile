@@ -1,0 +1,53 @@
+# syntax=docker/dockerfile:1
+# One image for every mnistgrid service of docker-compose.yml: worker, orchestrator, migrate
+# and Flower. CPU torch by default; a CUDA torch for the GPU workers with a build argument:
+#
+#   docker build -t mnistgrid .
+#   docker build -t mnistgrid-gpu --build-arg TORCH_INDEX=https://pypi.org/simple .
+#
+# (PyPI's Linux torch wheels are the CUDA builds; or name a CUDA index such as
+# https://download.pytorch.org/whl/cu128.)
+FROM python:3.11-slim-bookworm
+
+ARG TORCH_SPEC=torch==2.13.0
+ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# The user the services run as; match your own (`id -u`) to write ./reports without sudo.
+ARG APP_UID=1000
+ARG APP_GID=1000
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# torch alone and first: the largest layer, and the only one the build arguments change.
+RUN pip install "${TORCH_SPEC}" --index-url "${TORCH_INDEX}"
+
+# Mount points are made here, owned by the user, so that a new named volume mounted on one
+# starts with that owner (Docker copies the directory's ownership into an empty volume).
+RUN groupadd --gid "${APP_GID}" mnistgrid \
+    && useradd --uid "${APP_UID}" --gid mnistgrid --create-home --shell /usr/sbin/nologin mnistgrid \
+    && mkdir -p /app/reports /data/cache/mnist /data/flower \
+    && chown mnistgrid:mnistgrid /app /app/reports \
+    && chown -R mnistgrid:mnistgrid /data
+
+WORKDIR /app
+
+# The dependencies in their own layer: empty packages stand in for the source, so editing the
+# code does not reinstall them. The editable install maps each package to /app/<package>, which
+# is also why the code finds examples/ next to it (`mnistgrid demo` reads examples/quick.toml).
+COPY pyproject.toml README.md ./
+RUN mkdir mnistgrid workers orchestrator db \
+    && touch mnistgrid/__init__.py workers/__init__.py orchestrator/__init__.py db/__init__.py \
+    && pip install -e . \
+    && rm -rf mnistgrid workers orchestrator db
+
+COPY mnistgrid mnistgrid
+COPY workers workers
+COPY orchestrator orchestrator
+COPY db db
+COPY examples examples
+
+USER mnistgrid
+
+CMD ["mnistgrid", "--help"]
