@@ -713,29 +713,23 @@ def _sweep_info(sweep: SweepModel, counts: Mapping[str, int]) -> SweepInfo:
 
 
 def _job_select(where: ColumnElement[bool]) -> Any:
-    """Jobs with their last epoch's number and valid_acc, in JobInfo's field order."""
-    last = (
-        select(EpochModel.job_id, func.max(EpochModel.epoch).label("last_epoch"))
-        .join(JobModel, JobModel.job_id == EpochModel.job_id)
-        .where(where)
-        .group_by(EpochModel.job_id)
-        .subquery()
-    )
-    extra = {"last_epoch": last.c.last_epoch, "last_valid_acc": EpochModel.valid_acc}
+    """Jobs with their last epoch's number and valid_acc, in JobInfo's field order.
+
+    Two correlated subqueries, each one probe of the (job_id, epoch) index per job: the cost
+    follows the sweep's size, not the size of the whole epochs table.
+    """
+    last = select(EpochModel).where(EpochModel.job_id == JobModel.job_id)
+    extra = {
+        "last_epoch": last.with_only_columns(func.max(EpochModel.epoch)).scalar_subquery(),
+        "last_valid_acc": last.with_only_columns(EpochModel.valid_acc)
+        .order_by(EpochModel.epoch.desc())
+        .limit(1)
+        .scalar_subquery(),
+    }
     columns = [
         extra[f.name] if f.name in extra else getattr(JobModel, f.name) for f in fields(JobInfo)
     ]
-    return (
-        select(*columns)
-        .select_from(JobModel)
-        .outerjoin(last, last.c.job_id == JobModel.job_id)
-        .outerjoin(
-            EpochModel,
-            and_(EpochModel.job_id == last.c.job_id, EpochModel.epoch == last.c.last_epoch),
-        )
-        .where(where)
-        .order_by(JobModel.job_id)
-    )
+    return select(*columns).where(where).order_by(JobModel.job_id)
 
 
 def _checkpoints(session: Session, job_ids: list[int]) -> dict[int, Checkpoint]:

@@ -34,8 +34,12 @@ def env(tmp_path, mnist_dir):
     database_url = f"sqlite:///{tmp_path / 'control.db'}"
     upgrade(database_url)
     with private_redis_db() as redis_url:
-        yield mnistgrid_env(database_url=database_url, broker_url=redis_url,
-                            data_dir=str(mnist_dir), reports_dir=str(tmp_path / "reports"))
+        yield mnistgrid_env(
+            database_url=database_url,
+            broker_url=redis_url,
+            data_dir=str(mnist_dir),
+            reports_dir=str(tmp_path / "reports"),
+        )
 
 
 def test_cancel_stops_at_an_epoch_boundary_and_resume_runs_only_the_rest(env, tmp_path):
@@ -52,8 +56,11 @@ def test_cancel_stops_at_an_epoch_boundary_and_resume_runs_only_the_rest(env, tm
         wait_until(some_epochs_done, 120, "a job to finish two epochs")
         cancelled = run_cli(env, "cancel", "long")
         assert cancelled.returncode == 0, cancelled.stderr
-        wait_until(lambda: all(j.status == "cancelled" for j in store.sweep_jobs(sweep_id)),
-                   60, "every job to stop")
+        wait_until(
+            lambda: all(j.status == "cancelled" for j in store.sweep_jobs(sweep_id)),
+            60,
+            "every job to stop",
+        )
         stopped_at = {j.job_id: j.last_epoch or 0 for j in store.sweep_jobs(sweep_id)}
         assert 0 < max(stopped_at.values()) < 60
         epochs = store.sweep_epochs(sweep_id)
