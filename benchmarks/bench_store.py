@@ -90,14 +90,6 @@ def fill_epochs(store: Store, sweep_id: int, n_epochs: int) -> None:
             connection.execute(text("ANALYZE"))  # what autovacuum does after a bulk load
 
 
-def settle(store: Store) -> None:
-    """Flush what setting up wrote (CREATE DATABASE copies a template through the WAL), so the
-    timed commits do not queue behind the checkpointer's writes."""
-    if store.engine.dialect.name == "postgresql":
-        with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("CHECKPOINT"))
-
-
 def bench(url: str) -> dict[str, str]:
     upgrade(url)
     with Store(url) as store:
@@ -109,7 +101,6 @@ def bench(url: str) -> dict[str, str]:
         writer = store.create_sweep("writes", {}, "w", new_jobs(2, "w"))
         plain_job, checkpoint_job = [job.job_id for job in store.sweep_jobs(writer.sweep_id)]
         store.claim_jobs([plain_job, checkpoint_job], "bench", 60)
-        settle(store)
         epochs = iter(range(1, 10 * N_WRITES))
         plain = median_ms(
             lambda: store.record_epoch(plain_job, "bench", row(next(epochs))), N_WRITES

@@ -13,6 +13,7 @@ import logging
 import time
 
 from celery import Celery
+from kombu.exceptions import ChannelError
 from kombu.exceptions import OperationalError as BrokerError
 
 from db.store import Store
@@ -27,7 +28,14 @@ def queue_depth(app: Celery, queues: set[str]) -> int:
     """Messages waiting in `queues` (delivered-but-unacked ones are not counted)."""
     with app.connection_for_read() as connection:
         channel = connection.default_channel
-        return sum(channel.queue_declare(queue=q, passive=True).message_count for q in queues)
+        return sum(declared_depth(channel, q) for q in queues)
+
+
+def declared_depth(channel, queue: str) -> int:
+    try:
+        return channel.queue_declare(queue=queue, passive=True).message_count
+    except ChannelError:  # a restarted broker has forgotten the queue: nothing waits in it
+        return 0
 
 
 def reconcile(store: Store, app: Celery, sweep_id: int, lease_seconds: float) -> int:
@@ -45,7 +53,7 @@ def reconcile(store: Store, app: Celery, sweep_id: int, lease_seconds: float) ->
             return 0
         time_limit = store.get_sweep(sweep_id).grid["train"]["time_limit"]
         sent = queue_jobs(app, jobs, time_limit)
-    except (BrokerError, OSError) as error:
+    except (BrokerError, ChannelError, OSError) as error:
         log.warning("reconcile: broker unreachable (%s); trying again later", error)
         return 0
     log.info("reconcile: re-sent %d jobs of sweep %d in %d tasks", len(jobs), sweep_id, sent)

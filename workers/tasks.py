@@ -15,6 +15,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from db.errors import DatabaseUnavailable
 from db.store import Store
 from mnistgrid.settings import load_settings
+from orchestrator.report import task_loader, write_report
 from workers.celery_app import app
 from workers.job_runner import JobRunner, worker_name
 
@@ -58,11 +59,12 @@ def train_jobs(job_ids: list[int]) -> dict[str, object]:
 
 def write_sweep_report(sweep_id: int) -> None:
     """The sweep's end writes its report; a report failure must not fail the job."""
+    settings = load_settings()
     try:
-        from orchestrator.report import write_report
-    except ImportError:
-        return
-    try:
-        write_report(store(), sweep_id, load_settings().reports_dir)
-    except Exception:  # noqa: BLE001
+        paths = write_report(
+            store(), sweep_id, settings.reports_dir, load_data=task_loader(settings)
+        )
+    except Exception:  # noqa: BLE001 - logged; `mnistgrid report` can write it again
         log.exception("report of sweep %s failed", sweep_id)
+    else:
+        log.info("sweep %s ended: report at %s", sweep_id, paths.html)

@@ -23,6 +23,7 @@ from mnistgrid.settings import Settings, load_settings
 from orchestrator.grid import load_grid
 from orchestrator.progress import watch
 from orchestrator.reconcile import Reconciler
+from orchestrator.report import report_paths, task_loader, write_report
 from orchestrator.submit import plan_sweep, submit_grid
 from orchestrator.tables import jobs_table
 from workers.celery_app import make_celery
@@ -102,8 +103,6 @@ def stop(workers: list[subprocess.Popen]) -> None:
 )
 def demo(folder: Path, grid_file: Path, n_workers: int, data_dir: Path | None) -> None:
     """Run a grid end to end with no servers: SQLite, a filesystem broker, local workers."""
-    from orchestrator.report import write_report
-
     folder = folder.resolve()
     settings = demo_settings(folder, data_dir)
     grid = load_grid(grid_file)
@@ -121,14 +120,12 @@ def demo(folder: Path, grid_file: Path, n_workers: int, data_dir: Path | None) -
         )
     finally:
         stop(workers)
-    write_report(store, done.sweep_id, settings.reports_dir)
+    write_report(store, done.sweep_id, settings.reports_dir, load_data=task_loader(settings))
     console().print(jobs_table(f"sweep {done.name}", store.sweep_jobs(done.sweep_id)))
     print_where(settings, done.sweep_id, store, folder)
 
 
 def print_where(settings: Settings, sweep_id: int, store: Store, folder: Path) -> None:
-    from orchestrator.report import report_paths
-
     paths = report_paths(settings.reports_dir, store.get_sweep(sweep_id).name)
     here = Path.cwd()
     db_file = folder / "mnistgrid.db"

@@ -191,6 +191,22 @@ def test_claim_takes_a_queued_job(store: Store) -> None:
     assert store.get_sweep(sweep_id).status == "running"
 
 
+def _claim_in_child(url: str, job_id: int, worker: str, barrier: Any, results: Any) -> None:
+    with Store(url) as store:
+        barrier.wait()
+        claim = store.claim_job(job_id, worker, 3600)
+        results.put(None if claim is None else (worker, claim.attempt))
+
+
+def test_concurrent_claims_give_the_job_to_one_worker(database_url: str, store: Store) -> None:
+    _, (job_id, *_) = new_sweep(store)
+    outputs = run_children(_claim_in_child, [(database_url, job_id, f"w{n}") for n in range(4)])
+    (winner,) = [output for output in outputs if output is not None]
+    assert winner[1] == 1
+    job = store.get_job(job_id)
+    assert (job.worker, job.attempts) == (winner[0], 1)
+
+
 def test_claim_rules(store: Store) -> None:
     _, (job_id, *_) = new_sweep(store)
     first = store.claim_job(job_id, "w1", 60)

@@ -1,0 +1,252 @@
+"""Faults a long sweep meets, injected for real: killed workers, restarted Redis and
+PostgreSQL, racing submissions, diverging and failing jobs, a pickled message.
+
+    python -m pytest tests/integration/test_faults.py -s   # -s prints the measured figures
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+from db.migrate import upgrade
+from db.store import Store
+from mnistgrid.settings import load_settings
+from tests.integration.conftest import postgres_database
+from tests.integration.services import (
+    mnistgrid_env,
+    private_redis_db,
+    redis_server,
+    run_cli,
+    start_worker,
+    stop_process,
+    wait_until,
+    workers,
+)
+from workers.celery_app import make_celery
+
+pytestmark = pytest.mark.integration
+
+LEASE = 3.0  # seconds: a dead worker's job is taken over this soon after its last write
+
+
+def grid_file(folder: Path, name: str, epochs: int, lrs: str = "[0.5]", extra: str = "") -> Path:
+    path = folder / f"{name}.toml"
+    path.write_text(
+        f'name = "{name}"\nfuse = false\n{extra}\n[train]\nepochs = {epochs}\n'
+        f'[grid]\nmodel = "linear"\nloss = "cross_entropy"\nlr = {lrs}\nbatch_size = 64\n'
+    )
+    return path
+
+
+@pytest.fixture
+def pg_url():
+    with postgres_database("mnistgrid_faults") as url:
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture
+def env(pg_url, mnist_dir, tmp_path):
+    with private_redis_db() as redis_url:
+        yield mnistgrid_env(
+            database_url=pg_url,
+            broker_url=redis_url,
+            data_dir=str(mnist_dir),
+            lease_seconds=str(LEASE),
+            reports_dir=str(tmp_path / "reports"),
+        )
+
+
+def epochs_of(store: Store, job_id: int) -> list[int]:
+    return [row.epoch for row in store.epochs(job_id)]
+
+
+def test_a_killed_worker_costs_at_most_the_epoch_in_progress(env, tmp_path):
+    store = Store(env["MNISTGRID_DATABASE_URL"])
+    started = [start_worker(env, f"k{i}", tmp_path / f"k{i}.log") for i in range(2)]
+    try:
+        assert run_cli(env, "submit", str(grid_file(tmp_path, "kill", 20))).returncode == 0
+        (job,) = store.sweep_jobs(store.get_sweep("kill").sweep_id)
+        wait_until(lambda: len(epochs_of(store, job.job_id)) >= 3, 120, "three epochs")
+        holder_pid = int(store.get_job(job.job_id).worker.split(":")[1])
+        victim = next(p for p in started if os.getpgid(holder_pid) == p.pid)
+        os.killpg(victim.pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        victim.wait()
+        stored_at_kill = len(epochs_of(store, job.job_id))
+
+        watched = run_cli(env, "watch", "kill", timeout=180)
+        recovered = time.monotonic() - killed_at
+    finally:
+        for process in started:
+            stop_process(process)
+
+    assert watched.returncode == 0, watched.stdout + watched.stderr
+    final = store.get_job(job.job_id)
+    assert final.status == "succeeded" and final.attempts == 2
+    assert epochs_of(store, job.job_id) == list(range(1, 21))  # exactly one row per epoch
+    survivor_log = "".join(p.read_text() for p in tmp_path.glob("k*.log"))
+    resumed = [
+        int(m)
+        for m in re.findall(
+            rf"job {job.job_id} attempt 2: resuming after epoch (\d+)", survivor_log
+        )
+    ]
+    assert resumed == [stored_at_kill], survivor_log[-2000:]
+    print(
+        f"\nSIGKILL: {stored_at_kill} epochs stored at the kill, resumed after epoch "
+        f"{resumed[0]} (0 whole epochs redone), sweep done {recovered:.1f} s after the kill"
+    )
+
+
+def test_sigterm_is_a_warm_shutdown_that_finishes_the_job(env, tmp_path):
+    store = Store(env["MNISTGRID_DATABASE_URL"])
+    worker = start_worker(env, "term", tmp_path / "term.log")
+    try:
+        assert run_cli(env, "submit", str(grid_file(tmp_path, "term", 8))).returncode == 0
+        (job,) = store.sweep_jobs(store.get_sweep("term").sweep_id)
+        wait_until(lambda: len(epochs_of(store, job.job_id)) >= 2, 120, "two epochs")
+        os.kill(worker.pid, signal.SIGTERM)  # what `docker stop` sends to the main process
+        assert worker.wait(timeout=120) == 0
+    finally:
+        stop_process(worker)
+    final = store.get_job(job.job_id)
+    assert final.status == "succeeded" and epochs_of(store, job.job_id) == list(range(1, 9))
+    assert store.get_sweep("term").status == "finished"
+
+
+def test_redis_restarting_mid_sweep(pg_url, mnist_dir, tmp_path):
+    with redis_server(tmp_path) as server:
+        env = mnistgrid_env(
+            database_url=pg_url,
+            broker_url=server.url,
+            data_dir=str(mnist_dir),
+            lease_seconds=str(LEASE),
+        )
+        store = Store(pg_url)
+        with workers(env, tmp_path):
+            grid = grid_file(tmp_path, "redis", 6, lrs="[0.1, 0.2, 0.3, 0.5, 1.0, 2.0]")
+            assert run_cli(env, "submit", str(grid)).returncode == 0
+            sweep_id = store.get_sweep("redis").sweep_id
+            wait_until(
+                lambda: any(j.last_epoch for j in store.sweep_jobs(sweep_id)), 120, "a first epoch"
+            )
+            server.stop()  # the queued messages are gone with it
+            time.sleep(2)
+            server.start()
+            restarted_at = time.monotonic()
+            watched = run_cli(env, "watch", "redis", timeout=240)
+            recovered = time.monotonic() - restarted_at
+    assert watched.returncode == 0, watched.stdout + watched.stderr
+    jobs = store.sweep_jobs(sweep_id)
+    assert {j.status for j in jobs} == {"succeeded"}
+    for job in jobs:
+        assert epochs_of(store, job.job_id) == list(range(1, 7))
+    print(f"\nRedis restart: sweep finished {recovered:.1f} s after Redis came back")
+
+
+def test_postgresql_restarting_mid_sweep(env, tmp_path):
+    store = Store(env["MNISTGRID_DATABASE_URL"])
+    with workers(env, tmp_path):
+        grid = grid_file(tmp_path, "pg", 8, lrs="[0.1, 0.3, 1.0, 2.0]")
+        assert run_cli(env, "submit", str(grid)).returncode == 0
+        sweep_id = store.get_sweep("pg").sweep_id
+        wait_until(
+            lambda: any((j.last_epoch or 0) >= 2 for j in store.sweep_jobs(sweep_id)),
+            120,
+            "two epochs",
+        )
+        cluster = os.listdir("/etc/postgresql")[0]
+        subprocess.run(
+            ["pg_ctlcluster", "--skip-systemctl-redirect", cluster, "main", "restart"],
+            check=True,
+            capture_output=True,
+        )
+        watched = run_cli(env, "watch", "pg", timeout=240)
+    assert watched.returncode == 0, watched.stdout + watched.stderr
+    for job in store.sweep_jobs(sweep_id):
+        assert job.status == "succeeded"
+        assert epochs_of(store, job.job_id) == list(range(1, 9))
+
+
+def test_the_same_grid_submitted_twice_at_once(env, tmp_path):
+    grid = grid_file(tmp_path, "race", 2, lrs="[0.1, 0.2, 0.3, 0.4, 0.5]")
+    racing = [
+        subprocess.Popen(
+            [sys.executable, "-m", "mnistgrid.cli", "submit", str(grid)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=120) for p in racing]
+    assert [p.returncode for p in racing] == [0, 0], outputs
+    store = Store(env["MNISTGRID_DATABASE_URL"])
+    assert [s.name for s in store.list_sweeps()] == ["race"]
+    assert len(store.sweep_jobs(store.get_sweep("race").sweep_id)) == 5
+    queued = redis.Redis.from_url(env["MNISTGRID_BROKER_URL"]).llen("cpu")
+    assert queued == 5, "one of the two submissions queued the tasks, the other nothing"
+
+
+def test_a_diverging_job_ends_as_diverged_and_the_rest_carries_on(env, tmp_path):
+    grid = tmp_path / "div.toml"
+    grid.write_text(
+        'name = "div"\n[train]\nepochs = 3\n[grid]\nmodel = "linear"\nlr = [0.5, 1e38]\n'
+    )  # fused: both in one stack
+    with workers(env, tmp_path, count=1):
+        done = run_cli(env, "submit", str(grid), "--wait")
+    assert done.returncode == 0, done.stderr
+    store = Store(env["MNISTGRID_DATABASE_URL"])
+    jobs = {j.lr: j for j in store.sweep_jobs(store.get_sweep("div").sweep_id)}
+    assert jobs[1e38].status == "diverged" and epochs_of(store, jobs[1e38].job_id) == [1]
+    (row,) = store.epochs(jobs[1e38].job_id)
+    assert row.train_loss != row.train_loss  # NaN is stored as data
+    assert jobs[0.5].status == "succeeded" and epochs_of(store, jobs[0.5].job_id) == [1, 2, 3]
+
+
+def test_a_job_that_raises_fails_once_with_its_error(env, mnist_dir, tmp_path):
+    corrupt = tmp_path / "corrupt"
+    shutil.copytree(mnist_dir, corrupt)
+    labels = corrupt / "t10k-labels-idx1-ubyte.gz"
+    labels.chmod(0o644)
+    labels.write_bytes(labels.read_bytes()[:100])
+    bad_env = {**env, "MNISTGRID_DATA_DIR": str(corrupt)}
+    with workers(bad_env, tmp_path, count=1):
+        done = run_cli(
+            bad_env, "submit", str(grid_file(tmp_path, "fail", 2, "[0.1, 0.2]")), "--wait"
+        )
+    assert done.returncode == 1  # --wait says a job failed
+    store = Store(env["MNISTGRID_DATABASE_URL"])
+    for job in store.sweep_jobs(store.get_sweep("fail").sweep_id):
+        assert job.status == "failed" and job.attempts == 1
+        assert "t10k-labels-idx1-ubyte.gz" in job.error
+    assert store.get_sweep("fail").status == "finished"
+
+
+def test_a_pickled_message_is_refused(env, tmp_path):
+    grid = grid_file(tmp_path, "pickle", 1)
+    with workers(env, tmp_path, count=1):
+        # Written and queued the normal way, then drained: only the pickled copy remains.
+        assert run_cli(env, "submit", str(grid)).returncode == 0
+        redis.Redis.from_url(env["MNISTGRID_BROKER_URL"]).delete("cpu")
+        store = Store(env["MNISTGRID_DATABASE_URL"])
+        (job,) = store.sweep_jobs(store.get_sweep("pickle").sweep_id)
+        app = make_celery(load_settings().with_overrides(broker_url=env["MNISTGRID_BROKER_URL"]))
+        app.send_task(
+            "mnistgrid.train_jobs", args=[[job.job_id]], queue="cpu", serializer="pickle"
+        )
+        log = tmp_path / "worker0.log"
+        wait_until(lambda: "ContentDisallowed" in log.read_text(), 60, "the refusal in the log")
+    assert store.get_job(job.job_id).attempts == 0  # never started
