@@ -23,7 +23,7 @@ from mnistgrid.settings import Settings, load_settings
 from orchestrator.grid import load_grid
 from orchestrator.progress import watch
 from orchestrator.reconcile import Reconciler
-from orchestrator.report import report_paths, task_loader, write_report
+from orchestrator.report import ReportPaths, report_paths, task_loader, write_report
 from orchestrator.submit import plan_sweep, submit_grid
 from orchestrator.tables import jobs_table
 from workers.celery_app import make_celery
@@ -120,13 +120,14 @@ def demo(folder: Path, grid_file: Path, n_workers: int, data_dir: Path | None) -
         )
     finally:
         stop(workers)
-    write_report(store, done.sweep_id, settings.reports_dir, load_data=task_loader(settings))
+    paths = report_paths(settings.reports_dir, done.name)
+    if not paths.html.exists():  # the worker that ended the sweep has usually written it
+        write_report(store, done.sweep_id, settings.reports_dir, load_data=task_loader(settings))
     console().print(jobs_table(f"sweep {done.name}", store.sweep_jobs(done.sweep_id)))
-    print_where(settings, done.sweep_id, store, folder)
+    print_where(paths, done.sweep_id, folder)
 
 
-def print_where(settings: Settings, sweep_id: int, store: Store, folder: Path) -> None:
-    paths = report_paths(settings.reports_dir, store.get_sweep(sweep_id).name)
+def print_where(paths: ReportPaths, sweep_id: int, folder: Path) -> None:
     here = Path.cwd()
     db_file = folder / "mnistgrid.db"
     click.echo(

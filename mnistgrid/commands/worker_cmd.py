@@ -34,7 +34,7 @@ from mnistgrid.settings import Settings
     "--threads",
     type=int,
     default=None,
-    help="torch threads per process [default: cores / concurrency]",
+    help="torch threads per process [env MNISTGRID_TORCH_THREADS; default: cores / concurrency]",
 )
 @click.option("--name", default=None, help="worker node name [default: <queues>-<pid>@<host>]")
 @click.option("--loglevel", default="info", show_default=True)
@@ -58,9 +58,14 @@ def worker(
     Store(settings.database_url)  # refuses to start against a database that is behind
     if gpus is not None:
         sys.exit(run_gpu_workers(parse_gpus(gpus), loglevel))
-    cores = os.cpu_count() or 1
-    os.environ["MNISTGRID_TORCH_THREADS"] = str(threads or max(1, cores // concurrency))
+    share = threads or settings.torch_threads or max(1, usable_cores() // concurrency)
+    os.environ["MNISTGRID_TORCH_THREADS"] = str(share)
     run_celery_worker(settings, queues, concurrency, pool, name, loglevel)
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (a container's cpuset, not the whole host)."""
+    return len(os.sched_getaffinity(0))
 
 
 def parse_gpus(text: str) -> list[str]:

@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import click
@@ -27,6 +28,7 @@ from mnistgrid.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
+DOCKERFILE = REPO / "Dockerfile"
 ENV_EXAMPLE = REPO / ".env.example"
 SERVICES = {"redis", "postgres", "migrate", "worker", "worker-gpu", "flower", "orchestrator"}
 MNISTGRID_SERVICES = sorted(SERVICES - {"redis", "postgres"})
@@ -87,14 +89,22 @@ def seconds(duration: str) -> float:
     return sum(float(n) * units[u] for n, u in parts)
 
 
+def copied_into_image() -> set[str]:
+    """The first source of every COPY in the Dockerfile."""
+    pattern = r"^COPY\s+(?:--\S+\s+)*(\S+)\s"
+    return set(re.findall(pattern, DOCKERFILE.read_text(), re.MULTILINE))
+
+
 def mnistgrid_command(argv: list[str]) -> click.Command:
     """The subcommand `argv` names, its arguments parsed (and refused) as the CLI would."""
     assert argv[0] == "mnistgrid", argv
     command: click.Command = cli
     args = argv[1:]
     while isinstance(command, click.Group):
-        assert args and args[0] in command.commands, f"{argv}: no such mnistgrid command"
-        command, args = command.commands[args[0]], args[1:]
+        # get_command, not .commands: the top group imports its subcommands lazily.
+        found = command.get_command(click.Context(command), args[0]) if args else None
+        assert found is not None, f"{argv}: no such mnistgrid command"
+        command, args = found, args[1:]
     command.make_context(command.name, list(args))
     return command
 
@@ -120,9 +130,18 @@ def test_migrate_upgrades_the_database_and_the_orchestrator_waits_for_its_sweep(
     # The image holds the repository's examples/ under the working directory.
     grid = Path(service("orchestrator")["working_dir"], submit[2])
     assert (REPO / grid.relative_to("/app")).is_file()
-    copied = re.findall(r"^COPY\s+(\S+)\s", (REPO / "Dockerfile").read_text(), re.MULTILINE)
-    assert grid.relative_to("/app").parts[0] in copied
+    assert grid.relative_to("/app").parts[0] in copied_into_image()
     assert "examples" not in (REPO / ".dockerignore").read_text().split()
+
+
+def test_the_image_holds_every_package_and_runs_as_a_user():
+    found = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    packages = {pattern.rstrip("*") for pattern in found["packages"]["find"]["include"]}
+    assert packages <= copied_into_image(), "a package the image lacks"
+    ignored = (REPO / ".dockerignore").read_text().split()
+    assert not {"pyproject.toml", "README.md", *packages} & set(ignored)
+    users = re.findall(r"^USER\s+(\S+)", DOCKERFILE.read_text(), re.MULTILINE)
+    assert users and users[-1] not in {"root", "0"}
 
 
 def test_workers_take_their_queue():
