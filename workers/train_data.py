@@ -28,6 +28,10 @@ class TrainData:
             return t.to(device, non_blocking=True)
 
         return TrainData(
-            move(self.x_train), move(self.y_train), move(self.x_valid), move(self.y_valid),
-            self.classes, self.checksum,
+            move(self.x_train),
+            move(self.y_train),
+            move(self.x_valid),
+            move(self.y_valid),
+            self.classes,
+            self.checksum,
         )
