@@ -580,22 +580,23 @@ class Store:
     def sweep_epochs(self, sweep_id: int) -> dict[int, list[EpochRow]]:
         """Every job of the sweep (in id order) to its epochs, in one query."""
         with self._read() as session:
-            rows = session.connection().execute(
-                select(JobModel.job_id, *_EPOCH_COLUMNS)
-                .select_from(JobModel)
-                .outerjoin(EpochModel, EpochModel.job_id == JobModel.job_id)
-                .where(JobModel.sweep_id == sweep_id)
-                .order_by(JobModel.job_id, EpochModel.epoch)
+            rows = (
+                session.connection()
+                .execute(
+                    select(*_EPOCH_COLUMNS, JobModel.job_id)
+                    .select_from(JobModel)
+                    .outerjoin(EpochModel, EpochModel.job_id == JobModel.job_id)
+                    .where(JobModel.sweep_id == sweep_id)
+                    .order_by(JobModel.job_id, EpochModel.epoch)
+                )
+                .all()
             )
-            result: dict[int, list[EpochRow]] = {}
-            stored, owners = [], []
-            for job_id, *epoch in rows.all():
-                result.setdefault(job_id, [])
-                if epoch[0] is not None:  # a job with no epochs yet joins as one NULL row
-                    stored.append(epoch)
-                    owners.append(job_id)
-            for job_id, epoch_row in zip(owners, _epoch_rows(stored), strict=True):
-                result[job_id].append(epoch_row)
+            owner = len(_EPOCH_COLUMNS)
+            result: dict[int, list[EpochRow]] = {row[owner]: [] for row in rows}
+            # A job with no epochs yet joins as one row of NULLs.
+            stored = [row for row in rows if row[0] is not None]
+            for row, epoch_row in zip(stored, _epoch_rows(stored), strict=True):
+                result[row[owner]].append(epoch_row)
             return result
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -780,7 +781,7 @@ _EPOCH_COLUMNS = (
 
 
 def _epoch_rows(rows: Sequence[Sequence[Any]]) -> list[EpochRow]:
-    """EpochRows from rows of _EPOCH_COLUMNS."""
+    """EpochRows from rows that start with _EPOCH_COLUMNS."""
     per_class = json.loads("[" + ",".join(row[6] for row in rows) + "]")
     return [
         _epoch_row(*row[:6], accuracies, row[7])

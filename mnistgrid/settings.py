@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     max_job_seconds: float = Field(default=4 * 3600.0, gt=0)
     # Most jobs trained together as one stack (same shape, different lr or seed).
     group_size: int = Field(default=16, ge=1, le=256)
+    # ... and fewer when the stack would need more memory than this (MiB, estimated).
+    group_memory_mb: int = Field(default=2048, ge=16)
     # Polling of the serverless filesystem broker (kombu's default of 1 s makes queues sluggish).
     broker_polling_interval: float = Field(default=0.05, gt=0)
     # Attempts before a job that keeps failing (or killing its worker) is given up as failed.

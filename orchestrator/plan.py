@@ -9,13 +9,15 @@ import hashlib
 
 from db.records import NewJob
 from orchestrator.grid import Grid, expand
+from workers.sizes import member_bytes
 from workers.spec import JobSpec
 
 
-def plan(grid: Grid, limit: int, group_size: int) -> list[NewJob]:
-    """The sweep's jobs; those that train as one stack share a `group_key`."""
+def plan(grid: Grid, limit: int, group_size: int, group_bytes: int) -> list[NewJob]:
+    """The sweep's jobs; those that train as one stack share a `group_key`. A stack holds at
+    most `group_size` jobs, and fewer when they would need more than `group_bytes` of memory."""
     specs = expand(grid, limit)
-    groups = fused_groups(specs, group_size) if grid.fuse else [[s] for s in specs]
+    groups = fused_groups(specs, group_size, group_bytes) if grid.fuse else [[s] for s in specs]
     group_of = {s.key(): group_key(g) for g in groups if len(g) > 1 for s in g}
     return [
         NewJob(
@@ -30,17 +32,23 @@ def plan(grid: Grid, limit: int, group_size: int) -> list[NewJob]:
     ]
 
 
-def fused_groups(specs: list[JobSpec], group_size: int) -> list[list[JobSpec]]:
-    """Jobs that differ only in lr and seed, in stacks of at most `group_size`."""
+def fused_groups(specs: list[JobSpec], group_size: int, group_bytes: int) -> list[list[JobSpec]]:
+    """Jobs that differ only in lr and seed, in stacks that fit the size and memory bounds."""
     by_shape: dict[str, list[JobSpec]] = {}
     for spec in specs:
         shape = "baseline" + spec.key() if spec.model == "baseline" else spec.shape_key()
         by_shape.setdefault(shape, []).append(spec)
-    return [
-        same[i : i + group_size]
-        for same in by_shape.values()
-        for i in range(0, len(same), group_size)
-    ]
+    groups = []
+    for same in by_shape.values():
+        size = stack_size(same[0], group_size, group_bytes)
+        groups += [same[i : i + size] for i in range(0, len(same), size)]
+    return groups
+
+
+def stack_size(spec: JobSpec, group_size: int, group_bytes: int) -> int:
+    if spec.model == "baseline":
+        return 1
+    return max(1, min(group_size, group_bytes // member_bytes(spec)))
 
 
 def group_key(group: list[JobSpec]) -> str:

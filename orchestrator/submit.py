@@ -35,7 +35,7 @@ def plan_sweep(grid: Grid, settings: Settings) -> list[NewJob]:
             f"train.time_limit: {time_limit:g} s is over MNISTGRID_MAX_JOB_SECONDS "
             f"({settings.max_job_seconds:g} s)"
         )
-    return plan(grid, settings.max_grid_jobs, settings.group_size)
+    return plan(grid, settings.max_grid_jobs, settings.group_size, settings.group_memory_mb << 20)
 
 
 def submit_grid(

@@ -17,10 +17,9 @@ import torch
 from workers.losses import LOSSES, cross_entropy, cross_entropy_logit_grad, predictions
 from workers.models import Params, forward, init_member, layer, stack_members
 from workers.results import EpochMetrics, FitResult, MemberEpoch
+from workers.sizes import VALID_CHUNK
 from workers.spec import JobSpec
 from workers.train_data import TrainData
-
-VALID_CHUNK = 2048
 
 EpochCallback = Callable[[list[MemberEpoch]], None]
 

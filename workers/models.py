@@ -10,9 +10,8 @@ from collections.abc import Sequence
 
 import torch
 
+from workers.sizes import N_PIXELS, n_outputs
 from workers.spec import JobSpec
-
-N_PIXELS = 28 * 28
 
 Params = list[torch.Tensor]
 
@@ -20,11 +19,6 @@ Params = list[torch.Tensor]
 def init_params(size: tuple[int, ...], std: float, generator: torch.Generator) -> torch.Tensor:
     """The posts' `init_params`: `randn(size) * std`, drawn from a job-local generator."""
     return torch.randn(size, generator=generator) * std
-
-
-def n_outputs(n_classes: int) -> int:
-    # A pair is one logit through a sigmoid, as in the 3-vs-7 and 4-vs-8 posts.
-    return 1 if n_classes == 2 else n_classes
 
 
 def init_member(spec: JobSpec, n_classes: int) -> Params:

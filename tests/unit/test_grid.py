@@ -1,0 +1,96 @@
+"""Grid files to jobs, and jobs to stacks: pure functions, no services."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mnistgrid.errors import BadInput
+from orchestrator.grid import count_jobs, expand, load_grid, parse_grid
+from orchestrator.plan import plan
+from workers.sizes import member_bytes
+from workers.spec import JobSpec
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+GRID = """
+[train]
+epochs = 5
+[grid]
+model = ["baseline", "linear", "mlp"]
+distance = ["mae", "mse"]
+loss = ["mnist_loss", "cross_entropy"]
+lr = [0.5, 1.0, 2.0]
+hidden = [32, 64]
+seed = [0, 1]
+"""
+
+
+def test_axes_multiply_only_for_the_models_that_read_them():
+    jobs = expand(parse_grid(GRID, "g"), limit=1000)
+    by_model = {m: [j for j in jobs if j.model == m] for m in ("baseline", "linear", "mlp")}
+    assert len(by_model["baseline"]) == 2  # once per distance, no lr or loss
+    assert len(by_model["linear"]) == 2 * 3 * 2  # loss x lr x seed
+    assert len(by_model["mlp"]) == 2 * 3 * 2 * 2  # ... x hidden
+    assert count_jobs(parse_grid(GRID, "g")) == len(jobs)
+    assert len({j.key() for j in jobs}) == len(jobs)
+    assert all(j.epochs == 5 for j in jobs)
+
+
+def test_a_scalar_is_a_one_value_axis_and_the_name_defaults_to_the_file():
+    grid = parse_grid('[grid]\nmodel = "linear"\nlr = 0.3\n', "fallback")
+    (job,) = expand(grid, limit=10)
+    assert (job.model, job.lr, grid.name) == ("linear", 0.3, "fallback")
+
+
+def test_examples_are_valid_and_seeds_is_the_posts_comparison():
+    seeds = load_grid(EXAMPLES / "seeds.toml")
+    jobs = expand(seeds, limit=1000)
+    assert {(j.model, j.loss) for j in jobs if j.model != "baseline"} == {
+        (m, loss)
+        for m in ("linear", "mlp")
+        for loss in ("mnist_loss", "softmax_mse", "cross_entropy")
+    }
+    assert {j.distance for j in jobs if j.model == "baseline"} == {"mae", "mse"}
+    assert 1.0 in {j.lr for j in jobs} and all(j.epochs == 40 for j in jobs)
+    assert expand(load_grid(EXAMPLES / "quick.toml"), limit=1000)
+
+
+def test_the_grid_hash_depends_on_content_not_layout():
+    a = parse_grid('[grid]\nmodel = "linear"\nlr = [1.0]\n', "a")
+    b = parse_grid('[grid]\nlr = 1.0\nmodel = ["linear"]\n', "b")
+    c = parse_grid('[grid]\nmodel = "linear"\nlr = [2.0]\n', "a")
+    assert a.hash() == b.hash() != c.hash()
+
+
+def test_a_grid_over_the_limit_is_refused_before_expanding():
+    with pytest.raises(BadInput, match="over the limit of 10"):
+        expand(parse_grid(GRID, "g"), limit=10)
+
+
+def test_plan_stacks_same_shape_jobs_and_leaves_baselines_alone():
+    jobs = plan(parse_grid(GRID, "g"), limit=1000, group_size=4, group_bytes=1 << 30)
+    groups: dict[str, list] = {}
+    for job in jobs:
+        if job.group_key:
+            groups.setdefault(job.group_key, []).append(job)
+    assert all(j.group_key is None for j in jobs if j.model == "baseline")
+    assert all(len(g) <= 4 for g in groups.values())
+    for members in groups.values():
+        shapes = {JobSpec.model_validate(j.spec).shape_key() for j in members}
+        assert len(shapes) == 1, "a stack holds one shape"
+    # linear: 2 losses x 6 (lr, seed) -> 2 stacks of 4 and 2 of 2 per loss
+    linear = [g for g in groups.values() if g[0].model == "linear"]
+    assert sorted(len(g) for g in linear) == [2, 2, 4, 4]
+
+
+def test_fuse_false_and_the_memory_bound_shrink_the_stacks():
+    unfused = parse_grid("fuse = false\n" + GRID, "g")
+    assert all(j.group_key is None for j in plan(unfused, 1000, 16, 1 << 30))
+    mlp = JobSpec(model="mlp", hidden=64)
+    tight = plan(parse_grid(GRID, "g"), 1000, 16, group_bytes=2 * member_bytes(mlp))
+    sizes: dict[str, int] = {}
+    for job in tight:
+        if job.group_key and job.model == "mlp" and job.spec["hidden"] == 64:
+            sizes[job.group_key] = sizes.get(job.group_key, 0) + 1
+    assert max(sizes.values()) == 2
