@@ -71,19 +71,25 @@ def epochs_of(store: Store, job_id: int) -> list[int]:
     return [row.epoch for row in store.epochs(job_id)]
 
 
-def test_a_killed_worker_costs_at_most_the_epoch_in_progress(env, tmp_path):
+@pytest.mark.parametrize("fused", [False, True], ids=["one-job", "stack-of-three"])
+def test_a_killed_worker_costs_at_most_the_epoch_in_progress(env, tmp_path, fused):
     store = Store(env["MNISTGRID_DATABASE_URL"])
+    lrs = "[0.3, 0.5, 1.0]" if fused else "[0.5]"
+    grid = grid_file(tmp_path, "kill", 20, lrs, extra="").read_text()
+    path = tmp_path / "kill.toml"
+    path.write_text(grid.replace("fuse = false", f"fuse = {str(fused).lower()}"))
     started = [start_worker(env, f"k{i}", tmp_path / f"k{i}.log") for i in range(2)]
     try:
-        assert run_cli(env, "submit", str(grid_file(tmp_path, "kill", 20))).returncode == 0
-        (job,) = store.sweep_jobs(store.get_sweep("kill").sweep_id)
-        wait_until(lambda: len(epochs_of(store, job.job_id)) >= 3, 120, "three epochs")
-        holder_pid = int(store.get_job(job.job_id).worker.split(":")[1])
+        assert run_cli(env, "submit", str(path)).returncode == 0
+        jobs = store.sweep_jobs(store.get_sweep("kill").sweep_id)
+        first = jobs[0].job_id
+        wait_until(lambda: len(epochs_of(store, first)) >= 3, 120, "three epochs")
+        holder_pid = int(store.get_job(first).worker.split(":")[1])
         victim = next(p for p in started if os.getpgid(holder_pid) == p.pid)
         os.killpg(victim.pid, signal.SIGKILL)
         killed_at = time.monotonic()
         victim.wait()
-        stored_at_kill = len(epochs_of(store, job.job_id))
+        stored_at_kill = {j.job_id: len(epochs_of(store, j.job_id)) for j in jobs}
 
         watched = run_cli(env, "watch", "kill", timeout=180)
         recovered = time.monotonic() - killed_at
@@ -92,20 +98,17 @@ def test_a_killed_worker_costs_at_most_the_epoch_in_progress(env, tmp_path):
             stop_process(process)
 
     assert watched.returncode == 0, watched.stdout + watched.stderr
-    final = store.get_job(job.job_id)
-    assert final.status == "succeeded" and final.attempts == 2
-    assert epochs_of(store, job.job_id) == list(range(1, 21))  # exactly one row per epoch
-    survivor_log = "".join(p.read_text() for p in tmp_path.glob("k*.log"))
-    resumed = [
-        int(m)
-        for m in re.findall(
-            rf"job {job.job_id} attempt 2: resuming after epoch (\d+)", survivor_log
-        )
-    ]
-    assert resumed == [stored_at_kill], survivor_log[-2000:]
+    logs = "".join(p.read_text() for p in tmp_path.glob("k*.log"))
+    for job in jobs:
+        final = store.get_job(job.job_id)
+        assert final.status == "succeeded" and final.attempts == 2
+        assert epochs_of(store, job.job_id) == list(range(1, 21))  # one row per epoch
+        resumed = re.findall(rf"job {job.job_id} attempt 2: resuming after epoch (\d+)", logs)
+        assert [int(e) for e in resumed] == [stored_at_kill[job.job_id]], logs[-2000:]
     print(
-        f"\nSIGKILL: {stored_at_kill} epochs stored at the kill, resumed after epoch "
-        f"{resumed[0]} (0 whole epochs redone), sweep done {recovered:.1f} s after the kill"
+        f"\nSIGKILL ({len(jobs)} jobs): epochs stored at the kill {stored_at_kill}, each "
+        f"resumed right after them (0 whole epochs redone); sweep done {recovered:.1f} s "
+        "after the kill"
     )
 
 
