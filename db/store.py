@@ -577,6 +577,13 @@ class Store:
             return _epoch_rows(rows.all())
 
     @_retrying
+    def checkpoint(self, job_id: int) -> Checkpoint | None:
+        """The job's latest checkpoint (its trained weights once it has ended), if any."""
+        with self._read() as session:
+            _find_job(session, job_id)
+            return _checkpoints(session, [job_id]).get(job_id)
+
+    @_retrying
     def sweep_epochs(self, sweep_id: int) -> dict[int, list[EpochRow]]:
         """Every job of the sweep (in id order) to its epochs, in one query."""
         with self._read() as session:

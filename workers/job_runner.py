@@ -176,16 +176,17 @@ class EpochRecorder:
 
     def __call__(self, events: list[MemberEpoch]) -> None:
         store, worker = self.runner.store, self.runner.worker
+        still_ours = True
         for event in events:
             job_id = self.claims[event.member].job_id
             checkpoint = None
             if event.params and not event.diverged:
                 checkpoint = save_checkpoint(event.metrics.epoch, event.params)
-            store.record_epoch(job_id, worker, epoch_row(event.metrics), checkpoint)
+            # False: the sweep was cancelled or another worker took the job over.
+            still_ours &= store.record_epoch(job_id, worker, epoch_row(event.metrics), checkpoint)
             if event.diverged:  # recorded now; the rest of the stack trains on
                 store.finish_job(job_id, "diverged", **self.runner.summary(job_id))
-        live = [self.claims[e.member].job_id for e in events if not e.diverged]
-        if not all(store.heartbeat(job_id, worker) for job_id in live):
+        if not still_ours:
             raise StopTraining
 
 

@@ -12,6 +12,7 @@ from celery.signals import worker_process_init
 from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from db.engine import dispose_after_fork
 from db.errors import DatabaseUnavailable
 from db.store import Store
 from mnistgrid.settings import load_settings
@@ -35,7 +36,8 @@ def store() -> Store:
 @worker_process_init.connect
 def _init_process(**_: object) -> None:
     global _store
-    _store = None  # never reuse a pool inherited from the parent
+    dispose_after_fork()  # never reuse a connection inherited from the parent
+    _store = None
     threads = load_settings().torch_threads
     if threads:
         torch.set_num_threads(threads)

@@ -128,7 +128,7 @@ def resume(sweep: str, wait: bool, **services: object) -> None:
 def requeue(store: Store, settings: Settings, sweep_id: int) -> int:
     app = make_celery(settings)
     check_broker(app)
-    ids = set(store.requeue_unfinished(sweep_id))
+    ids = set(store.requeue_unfinished(sweep_id, lease_seconds=settings.lease_seconds))
     jobs = [j for j in store.sweep_jobs(sweep_id) if j.job_id in ids]
     time_limit = store.get_sweep(sweep_id).grid["train"]["time_limit"]
     return queue_jobs(app, jobs, time_limit)

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import torch
 
-from db.records import Checkpoint
 from db.store import Store
 from mnistgrid.errors import MnistgridError
 from mnistgrid.settings import Settings
@@ -22,11 +21,11 @@ from workers.datasets import load_task
 from workers.job_runner import load_checkpoint
 from workers.losses import predictions
 from workers.models import forward
+from workers.sizes import VALID_CHUNK
 from workers.spec import DataSpec, JobSpec
 from workers.train_data import TrainData
 
 TaskLoader = Callable[[DataSpec], TrainData]
-VALID_CHUNK = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,26 +77,15 @@ def checkpoint_confusion(spec: JobSpec, state: bytes, data: TrainData) -> Confus
     return Confusion(_tuples(counts), data.classes, source, saved.epoch)
 
 
-def stored_checkpoint(store: Store, job_id: int) -> bytes | None:
-    """The job's checkpoint through the store's accessor, when the store has one."""
-    # The Store of this version exposes checkpoints only inside `claim_job`, which would take
-    # the job; a read accessor (`checkpoint(job_id)`) is looked for rather than assumed.
-    for name in ("checkpoint", "load_checkpoint"):
-        accessor = getattr(store, name, None)
-        if callable(accessor):
-            found = accessor(job_id)
-            return found.state if isinstance(found, Checkpoint) else found
-    return None
-
-
 def best_job_confusion(
     store: Store, job_id: int, spec: JobSpec, load_data: TaskLoader | None
 ) -> Confusion | Unavailable:
     state = None
     if spec.model != "baseline":
-        state = stored_checkpoint(store, job_id)
-        if state is None:
-            return Unavailable("the store keeps no checkpoint of this job that it can hand out")
+        checkpoint = store.checkpoint(job_id)
+        if checkpoint is None:
+            return Unavailable("the store keeps no checkpoint of this job")
+        state = checkpoint.state
     if load_data is None:
         return Unavailable("the MNIST data was not given to the report")
     try:
