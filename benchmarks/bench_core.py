@@ -68,12 +68,15 @@ def posts_loop(data: TrainData, model: str, epochs: int) -> tuple[float, float]:
     return (time.perf_counter() - start) / epochs, accuracy
 
 
-def core(data: TrainData, model: str, epochs: int, group: int) -> tuple[float, float]:
+def core(data: TrainData, model: str, epochs: int, group: int, device: str) -> tuple[float, float]:
     """`group` jobs with lrs spread around 1 (1 among them), trained as one stack."""
     lrs = [1.0] if group == 1 else torch.logspace(-1, 0.5, group - 1).tolist() + [1.0]
-    specs = [JobSpec(model=model, lr=lr, epochs=epochs, device="cpu") for lr in lrs]
+    specs = [JobSpec(model=model, lr=lr, epochs=epochs, device=device) for lr in lrs]
+    data = data.to(device)
+    if device == "cuda":
+        torch.cuda.synchronize()
     start = time.perf_counter()
-    results = fit(specs, data)
+    results = fit(specs, data)  # reads the accuracy back each epoch, which synchronises
     return (time.perf_counter() - start) / epochs, results[-1].final.valid_acc
 
 
@@ -83,11 +86,20 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--models", default="linear,mlp")
     parser.add_argument("--groups", default="1,4,8,16")
+    parser.add_argument(
+        "--device",
+        choices=["cpu", "cuda"],
+        default="cpu",
+        help="where the core trains; the posts' loop stays on the CPU",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     settings = load_settings()
     data = load_task(settings.data_dir, settings.cache_dir, DataSpec())
-    print(f"torch {torch.__version__}, {args.threads} threads, {args.epochs} epochs each")
+    print(
+        f"torch {torch.__version__}, {args.threads} threads, {args.epochs} epochs each, "
+        f"core on {args.device}"
+    )
     print(f"{'model':<7} {'way':<14} {'s/epoch':>8} {'cfg-ep/s':>9} {'ratio':>6} {'accuracy':>9}")
     for model in args.models.split(","):
         base_seconds, accuracy = posts_loop(data, model, args.epochs)
@@ -96,7 +108,7 @@ def main() -> None:
             f"{1.0:>6.2f} {accuracy:>9.4f}"
         )
         for group in map(int, args.groups.split(",")):
-            seconds, accuracy = core(data, model, args.epochs, group)
+            seconds, accuracy = core(data, model, args.epochs, group, args.device)
             rate = group / seconds
             name = "core, 1 job" if group == 1 else f"fused x{group}"
             print(

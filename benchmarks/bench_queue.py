@@ -1,6 +1,6 @@
 """What the queue costs, and what a second worker buys, in one run.
 
-    MNISTGRID_DATA_DIR=../shared/data/mnist python benchmarks/bench_queue.py
+    MNISTGRID_DATA_DIR=../shared/data/mnist python -m benchmarks.bench_queue
 
 For a 24-job grid (linear, 3 losses x 4 lrs x 2 seeds, unfused so each task is one job):
   1. the jobs trained one after another in a plain loop in this process (1 torch thread);

