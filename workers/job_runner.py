@@ -60,15 +60,20 @@ def epoch_row(metrics: EpochMetrics) -> EpochRow:
     )
 
 
-_data_cache: dict[tuple[DataSpec, str], TrainData] = {}
+_on_device: dict[tuple[str, DataSpec, str], TrainData] = {}
 
 
 def task_data(settings: Settings, spec: DataSpec, device: torch.device) -> TrainData:
-    """The job's tensors, loaded once per process and device."""
-    key = (spec, str(device))
-    if key not in _data_cache:
-        _data_cache[key] = load_task(settings.data_dir, settings.cache_dir, spec).to(device)
-    return _data_cache[key]
+    """The job's tensors: memoised per process by `load_task`, and on a GPU the one copy there
+    kept for the jobs that follow (the host-to-device copy is the slow part)."""
+    data = load_task(settings.data_dir, settings.cache_dir, spec)
+    if device.type == "cpu":
+        return data
+    key = (data.checksum, spec, str(device))
+    if key not in _on_device:
+        _on_device.clear()  # one task's tensors on the device at a time
+        _on_device[key] = data.to(device)
+    return _on_device[key]
 
 
 def run_info(spec: JobSpec, data: TrainData, device: torch.device) -> dict[str, object]:
