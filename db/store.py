@@ -441,6 +441,22 @@ class Store:
             return sweep_status is not None and sweep_status != "cancelled"
 
     @_retrying
+    def release_job(self, job_id: int, worker: str) -> bool:
+        """Hand a running job back (its worker is shutting down): `queued` again, no lease, its
+        epochs and checkpoint kept. Only the worker that holds it can; False otherwise."""
+        with self._write() as session:
+            result = session.execute(
+                _update(JobModel)
+                .where(
+                    JobModel.job_id == job_id,
+                    JobModel.status == "running",
+                    JobModel.worker == worker,
+                )
+                .values(status="queued", worker=None, heartbeat_at=None)
+            )
+            return result.rowcount == 1
+
+    @_retrying
     def record_epoch(
         self, job_id: int, worker: str, row: EpochRow, checkpoint: bytes | None = None
     ) -> bool:

@@ -12,8 +12,8 @@ import logging
 import os
 import socket
 import traceback
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import torch
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -90,19 +90,33 @@ def run_info(spec: JobSpec, data: TrainData, device: torch.device) -> dict[str, 
 
 
 @dataclass
+class Outcome:
+    """What a run did beyond the store: sweeps it ended, and jobs it handed back."""
+
+    sweeps_ended: list[int] = field(default_factory=list)
+    handed_back: list[int] = field(default_factory=list)
+
+
+def never() -> bool:
+    return False
+
+
+@dataclass
 class JobRunner:
     store: Store
     settings: Settings
     worker: str
+    # True once the worker is shutting down: stop at the next epoch boundary and hand back.
+    shutting_down: Callable[[], bool] = never
 
-    def run(self, job_ids: Sequence[int]) -> list[int]:
-        """Train what can be claimed of `job_ids`; returns the ids of sweeps that just ended."""
+    def run(self, job_ids: Sequence[int]) -> Outcome:
+        """Train what can be claimed of `job_ids`."""
         claims = self.store.claim_jobs(list(job_ids), self.worker, self.settings.lease_seconds)
         claims = [c for c in claims if not self.gave_up(c)]
-        ended: list[int] = []
+        outcome = Outcome()
         for epoch_group in by_checkpoint_epoch(claims):
-            ended += self.train(epoch_group)
-        return ended
+            self.train(epoch_group, outcome)
+        return outcome
 
     def gave_up(self, claim: Claim) -> bool:
         """A job that keeps killing its worker would be redelivered forever: bound it."""
@@ -112,13 +126,13 @@ class JobRunner:
         self.store.finish_job(claim.job_id, "failed", error=error)
         return True
 
-    def train(self, claims: list[Claim]) -> list[int]:
+    def train(self, claims: list[Claim], outcome: Outcome) -> None:
         specs = [JobSpec.model_validate(c.spec) for c in claims]
         try:
             device = resolve_device(specs[0].device)
             data = task_data(self.settings, specs[0].data, device)
         except (MnistgridError, RuntimeError) as error:
-            return self.fail(claims, f"{type(error).__name__}: {error}")
+            return self.fail(claims, f"{type(error).__name__}: {error}", outcome)
         for claim, spec in zip(claims, specs, strict=True):
             self.store.set_run_info(claim.job_id, run_info(spec, data, device), str(device))
         start = [load_checkpoint(c.checkpoint.state) if c.checkpoint else None for c in claims]
@@ -138,25 +152,28 @@ class JobRunner:
         except Exception as error:  # noqa: BLE001 - a job's own error is data, stored with it
             if is_transient(error):
                 raise
-            return self.fail(claims, "".join(traceback.format_exception_only(error)).strip())
-        return self.finish(claims, results)
+            error_text = "".join(traceback.format_exception_only(error)).strip()
+            return self.fail(claims, error_text, outcome)
+        self.finish(claims, results, outcome)
 
-    def fail(self, claims: list[Claim], error: str) -> list[int]:
-        done = [self.store.finish_job(c.job_id, "failed", error=error) for c in claims]
-        return [d.sweep_id for d in done if d.sweep_finished and d.sweep_id is not None]
+    def fail(self, claims: list[Claim], error: str, outcome: Outcome) -> None:
+        for claim in claims:
+            self.end(claim, "failed", outcome, error=error)
 
-    def finish(self, claims: list[Claim], results: list[FitResult]) -> list[int]:
-        ended = []
+    def finish(self, claims: list[Claim], results: list[FitResult], outcome: Outcome) -> None:
         for claim, result in zip(claims, results, strict=True):
-            status = result.outcome
-            if status == "stopped":
-                if self.store.get_sweep(claim.sweep_id).status != "cancelled":
-                    continue  # the lease went to another worker, which finishes the job
-                status = "cancelled"
-            done = self.store.finish_job(claim.job_id, status, **self.summary(claim.job_id))
-            if done.sweep_finished and done.sweep_id is not None:
-                ended.append(done.sweep_id)
-        return ended
+            if result.outcome != "stopped":
+                self.end(claim, result.outcome, outcome, **self.summary(claim.job_id))
+            elif self.store.get_sweep(claim.sweep_id).status == "cancelled":
+                self.end(claim, "cancelled", outcome, **self.summary(claim.job_id))
+            elif self.shutting_down() and self.store.release_job(claim.job_id, self.worker):
+                outcome.handed_back.append(claim.job_id)
+            # else: the lease went to another worker, which finishes the job
+
+    def end(self, claim: Claim, status: str, outcome: Outcome, **details: object) -> None:
+        done = self.store.finish_job(claim.job_id, status, **details)
+        if done.sweep_finished and done.sweep_id is not None:
+            outcome.sweeps_ended.append(done.sweep_id)
 
     def summary(self, job_id: int) -> dict[str, object]:
         """Final and best accuracy over every stored epoch, those before a resume included."""
@@ -191,7 +208,7 @@ class EpochRecorder:
             still_ours &= store.record_epoch(job_id, worker, epoch_row(event.metrics), checkpoint)
             if event.diverged:  # recorded now; the rest of the stack trains on
                 store.finish_job(job_id, "diverged", **self.runner.summary(job_id))
-        if not still_ours:
+        if not still_ours or self.runner.shutting_down():
             raise StopTraining
 
 

@@ -6,9 +6,10 @@ mnistgrid worker --queues cpu --concurrency 2
 from __future__ import annotations
 
 import logging
+import multiprocessing
 
 import torch
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_shutting_down
 from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -16,6 +17,7 @@ from db.engine import dispose_after_fork
 from db.errors import DatabaseUnavailable
 from db.store import Store
 from mnistgrid.settings import load_settings
+from orchestrator.queueing import queue_jobs
 from orchestrator.report import task_loader, write_report
 from workers.celery_app import app
 from workers.job_runner import JobRunner, worker_name
@@ -31,6 +33,17 @@ def store() -> Store:
     if _store is None:
         _store = Store(load_settings().database_url)
     return _store
+
+
+# Made before the pool forks, so the training processes see the main process set it.
+_shutting_down = multiprocessing.Event()
+
+
+@worker_shutting_down.connect
+def _on_shutdown(**_: object) -> None:
+    """A warm shutdown (SIGTERM): running jobs stop at their next epoch boundary and are
+    handed back, so the worker exits within an epoch instead of a whole job."""
+    _shutting_down.set()
 
 
 @worker_process_init.connect
@@ -53,10 +66,25 @@ def _init_process(**_: object) -> None:
 def train_jobs(job_ids: list[int]) -> dict[str, object]:
     """Train the jobs `job_ids` (one job, or a group of same-shape jobs) of one sweep."""
     settings = load_settings()
-    ended = JobRunner(store(), settings, worker_name()).run(job_ids)
-    for sweep_id in ended:
+    runner = JobRunner(store(), settings, worker_name(), _shutting_down.is_set)
+    outcome = runner.run(job_ids)
+    for sweep_id in outcome.sweeps_ended:
         write_sweep_report(sweep_id)
-    return {"jobs": job_ids, "sweeps_ended": ended}
+    if outcome.handed_back:
+        send_again(outcome.handed_back)
+    return {
+        "jobs": job_ids,
+        "sweeps_ended": outcome.sweeps_ended,
+        "handed_back": outcome.handed_back,
+    }
+
+
+def send_again(job_ids: list[int]) -> None:
+    """Queue handed-back jobs at once, for another worker to resume from their checkpoints."""
+    jobs = [store().get_job(job_id) for job_id in job_ids]
+    time_limit = store().get_sweep(jobs[0].sweep_id).grid["train"]["time_limit"]
+    queue_jobs(app, jobs, time_limit)
+    log.info("handed back jobs %s at shutdown", job_ids)
 
 
 def write_sweep_report(sweep_id: int) -> None:

@@ -112,20 +112,38 @@ def test_a_killed_worker_costs_at_most_the_epoch_in_progress(env, tmp_path, fuse
     )
 
 
-def test_sigterm_is_a_warm_shutdown_that_finishes_the_job(env, tmp_path):
+def test_sigterm_hands_the_job_back_at_the_next_epoch_boundary(env, tmp_path):
     store = Store(env["MNISTGRID_DATABASE_URL"])
     worker = start_worker(env, "term", tmp_path / "term.log")
     try:
-        assert run_cli(env, "submit", str(grid_file(tmp_path, "term", 8))).returncode == 0
+        assert run_cli(env, "submit", str(grid_file(tmp_path, "term", 40))).returncode == 0
         (job,) = store.sweep_jobs(store.get_sweep("term").sweep_id)
         wait_until(lambda: len(epochs_of(store, job.job_id)) >= 2, 120, "two epochs")
         os.kill(worker.pid, signal.SIGTERM)  # what `docker stop` sends to the main process
-        assert worker.wait(timeout=120) == 0
+        stopping_at = time.monotonic()
+        assert worker.wait(timeout=60) == 0
+        stopped_in = time.monotonic() - stopping_at
     finally:
         stop_process(worker)
+    handed_back = store.get_job(job.job_id)
+    stored = len(epochs_of(store, job.job_id))
+    assert handed_back.status == "queued" and handed_back.worker is None
+    assert 2 <= stored < 40, "it stopped at an epoch boundary, long before the job's end"
+
+    with workers(env, tmp_path, count=1):  # its message was queued again: a new worker takes it
+        watched = run_cli(env, "watch", "term", timeout=180)
+    assert watched.returncode == 0, watched.stdout + watched.stderr
     final = store.get_job(job.job_id)
-    assert final.status == "succeeded" and epochs_of(store, job.job_id) == list(range(1, 9))
-    assert store.get_sweep("term").status == "finished"
+    assert final.status == "succeeded" and final.attempts == 2
+    assert epochs_of(store, job.job_id) == list(range(1, 41))
+    assert (
+        f"job {job.job_id} attempt 2: resuming after epoch {stored}"
+        in (tmp_path / "worker0.log").read_text()
+    )
+    print(
+        f"\nSIGTERM: the worker exited {stopped_in:.1f} s after the signal, handing the job "
+        f"back after epoch {stored}; another worker resumed it there"
+    )
 
 
 def test_redis_restarting_mid_sweep(pg_url, mnist_dir, tmp_path):

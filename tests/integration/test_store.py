@@ -280,6 +280,20 @@ def test_claim_resumes_from_the_checkpoint(store: Store) -> None:
     assert rows(store, "SELECT count(*) FROM checkpoints") == [(1,)]
 
 
+def test_release_hands_a_job_back_with_its_epochs(store: Store) -> None:
+    _, (job_id, *_) = new_sweep(store)
+    store.claim_job(job_id, "w1", 60)
+    store.record_epoch(job_id, "w1", epoch(1), checkpoint=b"state-1")
+    assert store.release_job(job_id, "w2") is False  # only its holder can
+    assert store.release_job(job_id, "w1") is True
+    released = store.get_job(job_id)
+    assert (released.status, released.worker, released.last_epoch) == ("queued", None, 1)
+    claim = store.claim_job(job_id, "w2", 60)  # at once: no lease to wait out
+    assert claim is not None and claim.attempt == 2 and claim.checkpoint.epoch == 1
+    store.finish_job(job_id, "succeeded")
+    assert store.release_job(job_id, "w2") is False  # a finished job stays finished
+
+
 def test_stale_jobs(store: Store) -> None:
     sweep_id, (running, queued, finished) = new_sweep(store)
     store.claim_job(running, "w1", 60)
