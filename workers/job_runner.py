@@ -176,17 +176,22 @@ class JobRunner:
             outcome.sweeps_ended.append(done.sweep_id)
 
     def summary(self, job_id: int) -> dict[str, object]:
-        """Final and best accuracy over every stored epoch, those before a resume included."""
-        rows = [r for r in self.store.epochs(job_id) if r.valid_acc is not None]
-        if not rows:
-            return {}
-        best = max(rows, key=lambda r: r.valid_acc)
-        return {
-            "final_acc": rows[-1].valid_acc,
-            "best_acc": best.valid_acc,
-            "best_epoch": best.epoch,
-            "train_seconds": sum(r.seconds for r in rows),
-        }
+        return job_summary(self.store, job_id)
+
+
+def job_summary(store: Store, job_id: int) -> dict[str, object]:
+    """Final and best accuracy over every stored epoch, those before a resume included: the
+    keyword arguments of `Store.finish_job`."""
+    rows = [r for r in store.epochs(job_id) if r.valid_acc is not None]
+    if not rows:
+        return {}
+    best = max(rows, key=lambda r: r.valid_acc)
+    return {
+        "final_acc": rows[-1].valid_acc,
+        "best_acc": best.valid_acc,
+        "best_epoch": best.epoch,
+        "train_seconds": sum(r.seconds for r in rows),
+    }
 
 
 class EpochRecorder:

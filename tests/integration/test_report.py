@@ -22,7 +22,7 @@ from orchestrator.report import report_paths, write_report
 from orchestrator.report.confusion import checkpoint_confusion
 from orchestrator.report.results_csv import COLUMNS
 from workers.datasets import load_task
-from workers.job_runner import save_checkpoint
+from workers.job_runner import job_summary, save_checkpoint
 from workers.results import MemberEpoch
 from workers.spec import DataSpec, JobSpec
 from workers.training import train_jobs
@@ -82,24 +82,13 @@ def train(
             store.record_epoch(job_id, WORKER, row, checkpoint)
             if event.diverged:
                 diverged.add(job_id)
-                store.finish_job(job_id, "diverged", **summary(store, job_id))
+                store.finish_job(job_id, "diverged", **job_summary(store, job_id))
 
     train_jobs(specs, loader(specs[0].data), on_epoch_end)
     if finish:
         for job_id in job_ids:
             if job_id not in diverged:
-                store.finish_job(job_id, "succeeded", **summary(store, job_id))
-
-
-def summary(store: Store, job_id: int) -> dict[str, object]:
-    rows = store.epochs(job_id)
-    best = max(rows, key=lambda r: r.valid_acc)
-    return {
-        "final_acc": rows[-1].valid_acc,
-        "best_acc": best.valid_acc,
-        "best_epoch": best.epoch,
-        "train_seconds": sum(r.seconds for r in rows),
-    }
+                store.finish_job(job_id, "succeeded", **job_summary(store, job_id))
 
 
 def fail(store: Store, job_id: int, error: str) -> None:
