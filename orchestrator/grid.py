@@ -14,14 +14,21 @@ import json
 import math
 import tomllib
 from pathlib import Path
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from mnistgrid.errors import BadInput, describe_validation_error
 from workers.spec import (
     MAX_BATCH_SIZE,
     MAX_EPOCHS,
+    MAX_HIDDEN,
     Activation,
     DataSpec,
     Device,
@@ -54,7 +61,10 @@ class Axes(Strict):
     seed: list[int] = Field(default=[0], min_length=1)
     batch_size: list[int] = Field(default=[256], min_length=1)
 
-    _lists = field_validator("*", mode="before")(classmethod(lambda cls, v: as_list(v)))
+    @field_validator("*", mode="before")
+    @classmethod
+    def _one_value_is_an_axis(cls, value: object) -> object:
+        return as_list(value)
 
     @field_validator("lr")
     @classmethod
@@ -66,10 +76,9 @@ class Axes(Strict):
 
     @field_validator("hidden", "seed", "batch_size")
     @classmethod
-    def _in_range(cls, values: list[int], info) -> list[int]:
-        low, high = {"hidden": (1, 4096), "seed": (0, 2**31), "batch_size": (1, MAX_BATCH_SIZE)}[
-            info.field_name
-        ]
+    def _in_range(cls, values: list[int], info: ValidationInfo) -> list[int]:
+        bounds = {"hidden": (1, MAX_HIDDEN), "seed": (0, 2**31), "batch_size": (1, MAX_BATCH_SIZE)}
+        low, high = bounds[info.field_name]
         for value in values:
             if not low <= value <= high:
                 raise ValueError(f"must be between {low} and {high}, got {value}")
@@ -105,7 +114,6 @@ class Grid(Strict):
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-ModelKind = Literal["baseline", "linear", "mlp"]
 # The axes each model reads; the others do not multiply its jobs.
 AXES_OF: dict[str, tuple[str, ...]] = {
     "baseline": ("distance",),
