@@ -107,7 +107,6 @@ class Grid(Strict):
 
     name: str
     spec: GridFile
-    fuse: bool
 
     def hash(self) -> str:
         text = json.dumps(self.spec.model_dump(mode="json"), sort_keys=True)
@@ -146,7 +145,7 @@ def parse_grid(text: str, default_name: str, where: str = "") -> Grid:
         spec = GridFile.model_validate(document)
     except ValidationError as error:
         raise BadInput(describe_validation_error(error, where)) from None
-    return Grid(name=spec.name or default_name, spec=spec, fuse=spec.fuse)
+    return Grid(name=spec.name or default_name, spec=spec)
 
 
 def load_grid(path: Path) -> Grid:

@@ -17,7 +17,9 @@ def plan(grid: Grid, limit: int, group_size: int, group_bytes: int) -> list[NewJ
     """The sweep's jobs; those that train as one stack share a `group_key`. A stack holds at
     most `group_size` jobs, and fewer when they would need more than `group_bytes` of memory."""
     specs = expand(grid, limit)
-    groups = fused_groups(specs, group_size, group_bytes) if grid.fuse else [[s] for s in specs]
+    groups = (
+        fused_groups(specs, group_size, group_bytes) if grid.spec.fuse else [[s] for s in specs]
+    )
     group_of = {s.key(): group_key(g) for g in groups if len(g) > 1 for s in g}
     return [
         NewJob(
