@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from celery import Celery
+from kombu import Producer
 from kombu.exceptions import OperationalError
 
 from db.records import JobInfo
 from mnistgrid.errors import MnistgridError
 from orchestrator.plan import queue_of
+from workers.celery_app import TRAIN_TASK
 from workers.spec import JobSpec
 
-TASK = "mnistgrid.train_jobs"
 HARD_LIMIT_MARGIN = 60.0
 
 
@@ -29,14 +30,17 @@ def check_broker(app: Celery) -> None:
         raise BrokerUnreachable(f"cannot reach the broker: {error}") from None
 
 
-def publish(app: Celery, job_ids: Sequence[int], queue: str, time_limit: float) -> None:
+def publish(
+    app: Celery, job_ids: Sequence[int], queue: str, time_limit: float, producer: Producer
+) -> None:
     """One task that trains `job_ids` (a stack when several) within `time_limit` seconds."""
     app.send_task(
-        TASK,
+        TRAIN_TASK,
         args=[list(job_ids)],
         queue=queue,
         soft_time_limit=time_limit,
         time_limit=time_limit + HARD_LIMIT_MARGIN,
+        producer=producer,
     )
 
 
@@ -45,8 +49,8 @@ def queue_jobs(app: Celery, jobs: Sequence[JobInfo], time_limit: float) -> int:
     tasks: dict[str, list[JobInfo]] = {}
     for job in jobs:
         tasks.setdefault(job.group_key or f"job-{job.job_id}", []).append(job)
-    with app.producer_or_acquire():
+    with app.producer_or_acquire() as producer:  # one connection for every message
         for members in tasks.values():
             spec = JobSpec.model_validate(members[0].params)
-            publish(app, [j.job_id for j in members], queue_of(spec), time_limit)
+            publish(app, [j.job_id for j in members], queue_of(spec), time_limit, producer)
     return len(tasks)

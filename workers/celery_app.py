@@ -14,7 +14,7 @@ from celery import Celery
 
 from mnistgrid.settings import Settings, load_settings
 
-QUEUES = ("cpu", "gpu")
+TRAIN_TASK = "mnistgrid.train_jobs"
 # Redis redelivers a task unacknowledged this long after delivery, even to a second worker
 # while the first still trains it (celery#5935): keep it above the longest allowed job.
 VISIBILITY_MARGIN_SECONDS = 600

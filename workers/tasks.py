@@ -19,7 +19,7 @@ from db.store import Store
 from mnistgrid.settings import load_settings
 from orchestrator.queueing import queue_jobs
 from orchestrator.report import task_loader, write_report
-from workers.celery_app import app
+from workers.celery_app import TRAIN_TASK, app
 from workers.job_runner import JobRunner, worker_name
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def _init_process(**_: object) -> None:
 
 
 @app.task(
-    name="mnistgrid.train_jobs",
+    name=TRAIN_TASK,
     autoretry_for=(OperationalError, InterfaceError, BrokerError, DatabaseUnavailable),
     retry_backoff=2,
     retry_backoff_max=60,

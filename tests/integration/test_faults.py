@@ -32,7 +32,7 @@ from tests.integration.services import (
     wait_until,
     workers,
 )
-from workers.celery_app import make_celery
+from workers.celery_app import TRAIN_TASK, make_celery
 
 pytestmark = pytest.mark.integration
 
@@ -265,9 +265,7 @@ def test_a_pickled_message_is_refused(env, tmp_path):
         store = Store(env["MNISTGRID_DATABASE_URL"])
         (job,) = store.sweep_jobs(store.get_sweep("pickle").sweep_id)
         app = make_celery(load_settings().with_overrides(broker_url=env["MNISTGRID_BROKER_URL"]))
-        app.send_task(
-            "mnistgrid.train_jobs", args=[[job.job_id]], queue="cpu", serializer="pickle"
-        )
+        app.send_task(TRAIN_TASK, args=[[job.job_id]], queue="cpu", serializer="pickle")
         log = tmp_path / "worker0.log"
         wait_until(lambda: "ContentDisallowed" in log.read_text(), 60, "the refusal in the log")
     assert store.get_job(job.job_id).attempts == 0  # never started

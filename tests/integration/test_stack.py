@@ -34,6 +34,7 @@ from tests.integration.services import (
     wait_until,
     workers,
 )
+from workers.celery_app import TRAIN_TASK
 
 pytestmark = pytest.mark.integration
 
@@ -191,7 +192,7 @@ def assert_flower_shows_workers_and_tasks(base: str, login: str, job_ids: set[in
 
     def every_task_succeeded() -> bool:
         tasks = get_json(f"{base}/api/tasks", login).values()
-        ours = [t for t in tasks if t.get("name") == "mnistgrid.train_jobs"]
+        ours = [t for t in tasks if t.get("name") == TRAIN_TASK]
         trained = {int(n) for t in ours for n in re.findall(r"\d+", t.get("args") or "")}
         return trained == job_ids and {t["state"] for t in ours} == {"SUCCESS"}
 
