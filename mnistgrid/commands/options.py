@@ -8,7 +8,10 @@ from pathlib import Path
 from typing import TypeVar
 
 import click
+from sqlalchemy.engine import make_url
 
+from db.store import Store
+from mnistgrid.errors import NotFound
 from mnistgrid.settings import Settings, load_settings
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -42,3 +45,13 @@ def settings_from(
     )
     os.environ.update(settings.as_environment())
     return settings
+
+
+def existing_store(settings: Settings) -> Store:
+    """The store of a command that reads or steers what was submitted: a SQLite file that is
+    not there is a mistyped path, not a new database to create."""
+    url = make_url(settings.database_url)
+    file = url.database if url.get_backend_name() == "sqlite" else None
+    if file not in (None, "", ":memory:") and not Path(file).exists():
+        raise NotFound(f"no database at {file} (MNISTGRID_DATABASE_URL)")
+    return Store(settings.database_url)

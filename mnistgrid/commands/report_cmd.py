@@ -11,8 +11,7 @@ from pathlib import Path
 
 import click
 
-from db.store import Store
-from mnistgrid.commands.options import service_options, settings_from
+from mnistgrid.commands.options import existing_store, service_options, settings_from
 from orchestrator.report import task_loader, write_report
 
 
@@ -30,7 +29,7 @@ from orchestrator.report import task_loader, write_report
 def report(sweep: str, out_dir: Path | None, **services: object) -> None:
     """Write the report of SWEEP (id or name): plots, Markdown, self-contained HTML and CSV."""
     settings = settings_from(**services)
-    with Store(settings.database_url) as store:
+    with existing_store(settings) as store:
         info = store.get_sweep(sweep)
         paths = write_report(
             store, info.sweep_id, out_dir or settings.reports_dir, load_data=task_loader(settings)

@@ -8,8 +8,7 @@ from __future__ import annotations
 import click
 from rich.console import Console
 
-from db.store import Store
-from mnistgrid.commands.options import service_options, settings_from
+from mnistgrid.commands.options import existing_store, service_options, settings_from
 from mnistgrid.commands.train_cmd import EpochPrinter
 from workers.datasets import load_task
 from workers.spec import JobSpec
@@ -22,7 +21,7 @@ from workers.training import train_jobs
 def rerun(job_id: int, **services: object) -> None:
     """Train job JOB_ID again with its stored seed and configuration, and compare."""
     settings = settings_from(**services)
-    job = Store(settings.database_url).get_job(job_id)
+    job = existing_store(settings).get_job(job_id)
     spec = JobSpec.model_validate(job.params)
     data = load_task(settings.data_dir, settings.cache_dir, spec.data)
     console = Console(soft_wrap=True)

@@ -13,7 +13,7 @@ import click
 from rich.console import Console
 
 from db.store import Store
-from mnistgrid.commands.options import service_options, settings_from
+from mnistgrid.commands.options import existing_store, service_options, settings_from
 from mnistgrid.settings import Settings
 from orchestrator.grid import load_grid
 from orchestrator.progress import watch as watch_sweep
@@ -73,7 +73,7 @@ def submit(grid_file: Path, name: str | None, new: bool, wait: bool, **services:
 def watch(sweep: str, **services: object) -> None:
     """Live progress bars of SWEEP (id or name) until it ends."""
     settings = settings_from(**services)
-    store = Store(settings.database_url)
+    store = existing_store(settings)
     wait_for(store, settings, store.get_sweep(sweep).sweep_id)
 
 
@@ -82,7 +82,7 @@ def watch(sweep: str, **services: object) -> None:
 @service_options
 def status(sweep: str | None, **services: object) -> None:
     """The jobs of SWEEP (id or name), or every sweep when none is given."""
-    store = Store(settings_from(**services).database_url)
+    store = existing_store(settings_from(**services))
     if sweep is None:
         console().print(sweeps_table(store.list_sweeps()))
         return
@@ -95,7 +95,7 @@ def status(sweep: str | None, **services: object) -> None:
 @service_options
 def sweeps(**services: object) -> None:
     """List every sweep with its job counts."""
-    store = Store(settings_from(**services).database_url)
+    store = existing_store(settings_from(**services))
     console().print(sweeps_table(store.list_sweeps()))
 
 
@@ -104,7 +104,7 @@ def sweeps(**services: object) -> None:
 @service_options
 def cancel(sweep: str, **services: object) -> None:
     """Cancel SWEEP: queued jobs never start, running ones stop at the next epoch boundary."""
-    store = Store(settings_from(**services).database_url)
+    store = existing_store(settings_from(**services))
     info = store.get_sweep(sweep)
     n = store.cancel_sweep(info.sweep_id)
     click.echo(f"sweep {info.name} cancelled ({n} jobs will not finish)")
@@ -117,7 +117,7 @@ def cancel(sweep: str, **services: object) -> None:
 def resume(sweep: str, wait: bool, **services: object) -> None:
     """Queue again every job of SWEEP that has not finished (from its last checkpoint)."""
     settings = settings_from(**services)
-    store = Store(settings.database_url)
+    store = existing_store(settings)
     info = store.get_sweep(sweep)
     n_tasks = requeue(store, settings, info.sweep_id)
     click.echo(f"sweep {info.name}: {n_tasks} tasks queued again")

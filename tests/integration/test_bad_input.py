@@ -79,6 +79,14 @@ def test_bad_arguments_get_one_clear_line(tmp_path, redis_url, args, fragment):
     assert fragment in done.stderr and "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize("command", [["status"], ["sweeps"], ["watch", "x"], ["report", "x"]])
+def test_reading_a_database_that_is_not_there_creates_none(tmp_path, redis_url, command):
+    db_file = tmp_path / "typo.db"
+    env = mnistgrid_env(database_url=f"sqlite:///{db_file}", broker_url=redis_url)
+    assert_refused(run_cli(env, *command), f"no database at {db_file}")
+    assert_untouched(db_file, redis_url)
+
+
 def test_an_unreachable_broker_writes_nothing(tmp_path):
     grid = tmp_path / "ok.toml"
     grid.write_text('[grid]\nmodel = "baseline"\n')
