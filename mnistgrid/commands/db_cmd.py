@@ -10,6 +10,7 @@ import click
 
 from db.engine import safe_url
 from db.migrate import current_revision, head_revision, known_revisions, upgrade
+from mnistgrid.commands.options import require_database
 from mnistgrid.settings import load_settings
 
 database_url_option = click.option(
@@ -48,6 +49,7 @@ def upgrade_cmd(database_url: str | None) -> None:
 def current_cmd(database_url: str | None) -> None:
     """Print the database's schema revision and whether it is the one this mnistgrid needs."""
     url = resolve_url(database_url)
+    require_database(url)
     current = current_revision(url)
     head = head_revision()
     if current == head:

@@ -47,11 +47,15 @@ def settings_from(
     return settings
 
 
-def existing_store(settings: Settings) -> Store:
-    """The store of a command that reads or steers what was submitted: a SQLite file that is
-    not there is a mistyped path, not a new database to create."""
-    url = make_url(settings.database_url)
+def require_database(database_url: str) -> None:
+    """A SQLite file that is not there is a mistyped path, not a new database to create."""
+    url = make_url(database_url)
     file = url.database if url.get_backend_name() == "sqlite" else None
     if file not in (None, "", ":memory:") and not Path(file).exists():
         raise NotFound(f"no database at {file} (MNISTGRID_DATABASE_URL)")
+
+
+def existing_store(settings: Settings) -> Store:
+    """The store of a command that reads or steers what was submitted."""
+    require_database(settings.database_url)
     return Store(settings.database_url)
