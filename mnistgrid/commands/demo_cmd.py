@@ -12,13 +12,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import click
 
 from db.store import Store
 from mnistgrid.commands.sweep_cmd import console, requeue
+from mnistgrid.commands.worker_cmd import worker_argv
 from mnistgrid.settings import Settings, load_settings
 from orchestrator.grid import load_grid
 from orchestrator.progress import watch
@@ -41,27 +41,11 @@ def demo_settings(folder: Path, data_dir: Path | None) -> Settings:
 
 
 def start_workers(settings: Settings, n: int) -> list[subprocess.Popen]:
-    threads = max(1, (os.cpu_count() or 1) // n)
+    threads = str(max(1, (os.cpu_count() or 1) // n))
     env = {**os.environ, **settings.as_environment()}
     return [
         subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mnistgrid.cli",
-                "worker",
-                "-Q",
-                "cpu",
-                "-c",
-                "1",
-                "--threads",
-                str(threads),
-                "--name",
-                f"demo{i}@%h",
-                "--loglevel",
-                "warning",
-            ],
-            env=env,
+            worker_argv(f"demo{i}@%h", "cpu", "warning", "--threads", threads), env=env
         )
         for i in range(n)
     ]

@@ -57,7 +57,7 @@ def worker(
     settings = settings_from(**services)
     Store(settings.database_url)  # refuses to start against a database that is behind
     if gpus is not None:
-        sys.exit(run_gpu_workers(parse_gpus(gpus), loglevel))
+        sys.exit(run_gpu_workers(parse_gpus(gpus), queues, loglevel))
     share = threads or settings.torch_threads or max(1, usable_cores() // concurrency)
     os.environ["MNISTGRID_TORCH_THREADS"] = str(share)
     run_celery_worker(settings, queues, concurrency, pool, name, loglevel)
@@ -100,26 +100,30 @@ def run_celery_worker(
     app.worker_main(argv)
 
 
-def run_gpu_workers(gpus: list[str], loglevel: str) -> int:
+def worker_argv(name: str, queues: str, loglevel: str, *options: str) -> list[str]:
+    """The command line of one `mnistgrid worker` process with one training process."""
+    return [
+        sys.executable,
+        "-m",
+        "mnistgrid.cli",
+        "worker",
+        "-Q",
+        queues,
+        "-c",
+        "1",
+        "--name",
+        name,
+        "--loglevel",
+        loglevel,
+        *options,
+    ]
+
+
+def run_gpu_workers(gpus: list[str], queues: str, loglevel: str) -> int:
     """One solo-pool process per GPU, pinned before it starts: CUDA cannot be forked."""
     children = [
         subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mnistgrid.cli",
-                "worker",
-                "-Q",
-                "gpu",
-                "-c",
-                "1",
-                "--name",
-                f"gpu{gpu}-{os.getpid()}@%h",
-                "--loglevel",
-                loglevel,
-                "--pool",
-                "solo",
-            ],
+            worker_argv(f"gpu{gpu}-{os.getpid()}@%h", queues, loglevel, "--pool", "solo"),
             env={**os.environ, "CUDA_VISIBLE_DEVICES": gpu, "MNISTGRID_TORCH_THREADS": "1"},
         )
         for gpu in gpus

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import redis
 
+from mnistgrid.commands.worker_cmd import worker_argv
+
 REDIS = "redis://127.0.0.1:6379"
 
 
@@ -42,29 +44,11 @@ def mnistgrid_env(**settings: str) -> dict[str, str]:
 
 
 def start_worker(env: Mapping[str, str], name: str, log: Path, *extra: str) -> subprocess.Popen:
+    """One `mnistgrid worker` on the cpu queue with one torch thread, logging to `log`."""
+    argv = worker_argv(f"{name}@%h", "cpu", "info", "--threads", "1", *extra)
     with log.open("wb") as out:
         return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mnistgrid.cli",
-                "worker",
-                "-Q",
-                "cpu",
-                "-c",
-                "1",
-                "--threads",
-                "1",
-                "--name",
-                f"{name}@%h",
-                "--loglevel",
-                "info",
-                *extra,
-            ],
-            env=dict(env),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            argv, env=dict(env), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
 
 
