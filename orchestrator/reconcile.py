@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from celery import Celery
 from kombu.exceptions import ChannelError
@@ -31,7 +32,7 @@ def queue_depth(app: Celery, queues: set[str]) -> int:
         return sum(declared_depth(channel, q) for q in queues)
 
 
-def declared_depth(channel, queue: str) -> int:
+def declared_depth(channel: Any, queue: str) -> int:  # a kombu or py-amqp channel
     try:
         return channel.queue_declare(queue=queue, passive=True).message_count
     except ChannelError:  # a restarted broker has forgotten the queue: nothing waits in it
