@@ -16,9 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from db.records import EpochRow, NewJob
+from db.records import EpochRow
 from db.store import Store
 from mnistgrid.errors import NotFound
+from orchestrator.plan import new_job
 from orchestrator.report import write_report
 from workers.spec import JobSpec
 
@@ -69,16 +70,7 @@ def synthetic_epochs(spec: JobSpec, rng: random.Random) -> tuple[list[EpochRow],
 
 def fill(store: Store, name: str, n_jobs: int, epochs: int) -> int:
     specs = grid_specs(n_jobs, epochs)
-    jobs = [
-        NewJob(
-            s.key(),
-            s.model_dump(mode="json"),
-            s.model,
-            None if s.model == "baseline" else s.loss,
-            None if s.model == "baseline" else s.lr,
-        )
-        for s in specs
-    ]
+    jobs = [new_job(s) for s in specs]
     sweep_id = store.create_sweep(name, {"synthetic": True}, name, jobs).sweep_id
     infos = store.sweep_jobs(sweep_id)
     store.claim_jobs([j.job_id for j in infos], WORKER, lease_seconds=3600)

@@ -21,17 +21,20 @@ def plan(grid: Grid, limit: int, group_size: int, group_bytes: int) -> list[NewJ
         fused_groups(specs, group_size, group_bytes) if grid.spec.fuse else [[s] for s in specs]
     )
     group_of = {s.key(): group_key(g) for g in groups if len(g) > 1 for s in g}
-    return [
-        NewJob(
-            key=s.key(),
-            spec=s.model_dump(mode="json"),
-            model=s.model,
-            loss=None if s.model == "baseline" else s.loss,
-            lr=None if s.model == "baseline" else s.lr,
-            group_key=group_of.get(s.key()),
-        )
-        for s in specs
-    ]
+    return [new_job(s, group_of.get(s.key())) for s in specs]
+
+
+def new_job(spec: JobSpec, group_key: str | None = None) -> NewJob:
+    """The row a job starts as; the baseline has no loss or lr."""
+    trains = spec.model != "baseline"
+    return NewJob(
+        key=spec.key(),
+        spec=spec.model_dump(mode="json"),
+        model=spec.model,
+        loss=spec.loss if trains else None,
+        lr=spec.lr if trains else None,
+        group_key=group_key,
+    )
 
 
 def fused_groups(specs: list[JobSpec], group_size: int, group_bytes: int) -> list[list[JobSpec]]:

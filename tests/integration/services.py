@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -100,15 +101,14 @@ def run_cli(
 
 
 def free_port() -> int:
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
 class RedisServer:
-    """A private redis-server on a free port, which a test may stop and start again."""
+    """A private redis-server on a free port (with a password, as the stack runs it, when
+    given one), keeping nothing on disk; a test may stop and start it again."""
 
     def __init__(self, folder: Path, password: str | None = None) -> None:
         self.folder, self.password, self.port = folder, password, free_port()

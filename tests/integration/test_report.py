@@ -15,9 +15,10 @@ import sys
 
 import pytest
 
-from db.records import EpochRow, NewJob
+from db.records import EpochRow
 from db.store import Store
 from mnistgrid.settings import load_settings
+from orchestrator.plan import new_job
 from orchestrator.report import report_paths, write_report
 from orchestrator.report.confusion import checkpoint_confusion
 from orchestrator.report.results_csv import COLUMNS
@@ -39,16 +40,7 @@ PAIR = DataSpec(digits=(3, 7))
 
 
 def create(store: Store, name: str, specs: list[JobSpec]) -> tuple[int, dict[str, int]]:
-    jobs = [
-        NewJob(
-            s.key(),
-            s.model_dump(mode="json"),
-            s.model,
-            None if s.model == "baseline" else s.loss,
-            None if s.model == "baseline" else s.lr,
-        )
-        for s in specs
-    ]
+    jobs = [new_job(s) for s in specs]
     sweep = store.create_sweep(name, {"name": name}, f"hash-{name}", jobs)
     ids = {job.key: job.job_id for job in store.sweep_jobs(sweep.sweep_id)}
     return sweep.sweep_id, ids

@@ -12,7 +12,6 @@ import base64
 import json
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import urllib.error
@@ -28,7 +27,9 @@ from db.store import Store
 from orchestrator.report import report_paths
 from tests.integration.conftest import postgres_database
 from tests.integration.services import (
+    free_port,
     mnistgrid_env,
+    redis_server,
     run_cli,
     stop_process,
     wait_until,
@@ -59,39 +60,11 @@ N_JOBS = 5
 FLOWER_USER = "admin"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def start_logged(argv: list[str], env: Mapping[str, str], log: Path) -> subprocess.Popen:
     with log.open("wb") as out:
         return subprocess.Popen(
             argv, env=dict(env), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
-
-
-@contextmanager
-def redis_server(folder: Path, password: str) -> Iterator[str]:
-    """Redis as the stack runs it (a password), but keeping nothing on disk."""
-    port = free_port()
-    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--requirepass"]
-    argv += [password, "--save", "", "--appendonly", "no", "--daemonize", "no", "--dir"]
-    process = start_logged([*argv, str(folder)], {}, folder / "redis.log")
-    try:
-        client = redis.Redis(port=port, password=password)
-        wait_until(lambda: answers(client), 10, "redis-server")
-        yield f"redis://:{password}@127.0.0.1:{port}/0"
-    finally:
-        stop_process(process)
-
-
-def answers(client: redis.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.ConnectionError:
-        return False
 
 
 @contextmanager
@@ -144,7 +117,7 @@ def test_the_stack_runs_a_grid_and_flower_shows_it_behind_a_login(mnist_dir, tmp
     grid.write_text(GRID)
     reports_dir = tmp_path / "reports"
     with ExitStack() as stack:
-        broker_url = stack.enter_context(redis_server(tmp_path, password))
+        broker_url = stack.enter_context(redis_server(tmp_path, password)).url
         database_url = stack.enter_context(postgres_database())
         env = mnistgrid_env(
             database_url=database_url,
