@@ -67,7 +67,6 @@ def test_a_grid_runs_to_the_end_on_two_workers(migrated_url, redis_url, mnist_di
         assert [e.epoch for e in epochs[job.job_id]] == list(range(1, expected + 1))
         assert job.attempts == 1
         assert job.run_info["data_checksum"] and job.run_info["torch"]
-    assert len({j.worker.split(":")[0] for j in jobs}) >= 1
     assert len({j.worker for j in jobs}) == 2, "both workers took jobs"
     grouped = [j for j in jobs if j.group_key]
     assert bool(grouped) == fuse
