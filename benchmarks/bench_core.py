@@ -68,10 +68,18 @@ def posts_loop(data: TrainData, model: str, epochs: int) -> tuple[float, float]:
     return (time.perf_counter() - start) / epochs, accuracy
 
 
-def core(data: TrainData, model: str, epochs: int, group: int, device: str) -> tuple[float, float]:
-    """`group` jobs with lrs spread around 1 (1 among them), trained as one stack."""
+def core(
+    data: TrainData, model: str, epochs: int, group: int, device: str, mixed_seeds: bool
+) -> tuple[float, float]:
+    """`group` jobs with lrs spread around 1 (1 among them), trained as one stack; with
+    `mixed_seeds` each member has its own seed, so its own shuffle and its own batches."""
     lrs = [1.0] if group == 1 else torch.logspace(-1, 0.5, group - 1).tolist() + [1.0]
-    specs = [JobSpec(model=model, lr=lr, epochs=epochs, device=device) for lr in lrs]
+    # The lr 1 member, last, keeps seed 0 either way: its accuracy is the one printed.
+    seeds = list(reversed(range(len(lrs)))) if mixed_seeds else [0] * len(lrs)
+    specs = [
+        JobSpec(model=model, lr=lr, seed=seed, epochs=epochs, device=device)
+        for lr, seed in zip(lrs, seeds, strict=True)
+    ]
     data = data.to(device)
     if device == "cuda":
         torch.cuda.synchronize()
@@ -86,6 +94,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--models", default="linear,mlp")
     parser.add_argument("--groups", default="1,4,8,16")
+    parser.add_argument(
+        "--mixed-seeds",
+        action="store_true",
+        help="stack members on different seeds (the lr 1 member keeps seed 0)",
+    )
     parser.add_argument(
         "--device",
         choices=["cpu", "cuda"],
@@ -108,9 +121,12 @@ def main() -> None:
             f"{1.0:>6.2f} {accuracy:>9.4f}"
         )
         for group in map(int, args.groups.split(",")):
-            seconds, accuracy = core(data, model, args.epochs, group, args.device)
+            seconds, accuracy = core(
+                data, model, args.epochs, group, args.device, args.mixed_seeds
+            )
             rate = group / seconds
             name = "core, 1 job" if group == 1 else f"fused x{group}"
+            name += " mixed" if args.mixed_seeds and group > 1 else ""
             print(
                 f"{model:<7} {name:<14} {seconds:>8.3f} {rate:>9.2f} "
                 f"{rate * base_seconds:>6.2f} {accuracy:>9.4f}"

@@ -79,9 +79,20 @@ def test_plan_stacks_same_shape_jobs_and_leaves_baselines_alone():
     for members in groups.values():
         shapes = {JobSpec.model_validate(j.spec).shape_key() for j in members}
         assert len(shapes) == 1, "a stack holds one shape"
-    # linear: 2 losses x 6 (lr, seed) -> 2 stacks of 4 and 2 of 2 per loss
+    # linear: per loss, the 3 lrs of seed 0 in one stack and those of seed 1 in another
     linear = [g for g in groups.values() if g[0].model == "linear"]
-    assert sorted(len(g) for g in linear) == [2, 2, 4, 4]
+    assert sorted(len(g) for g in linear) == [3, 3, 3, 3]
+    for members in groups.values():
+        assert len({j.spec["seed"] for j in members}) == 1, "stack members share a shuffle"
+
+
+def test_jobs_alone_in_their_seed_are_stacked_across_seeds():
+    grid = parse_grid('[grid]\nmodel = "linear"\nlr = 1.0\nseed = [0, 1, 2, 3, 4]\n', "g")
+    jobs = plan(grid, limit=100, group_size=4, group_bytes=1 << 30)
+    sizes: dict[str, int] = {}
+    for job in jobs:
+        sizes[job.group_key] = sizes.get(job.group_key, 0) + 1
+    assert sorted(sizes.values(), key=lambda n: -n) == [4, 1]
 
 
 def test_fuse_false_and_the_memory_bound_shrink_the_stacks():
