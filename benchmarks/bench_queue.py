@@ -69,6 +69,7 @@ def through_queue(epochs: int, n_workers: int, folder: Path) -> float:
         database_url=f"sqlite:///{db}",
         broker_url=REDIS_URL,
         data_dir=str(load_settings().data_dir),
+        reports_dir=str(folder / "reports"),
     )
     grid = folder / f"grid{n_workers}.toml"
     grid.write_text(GRID.format(epochs=epochs))

@@ -153,6 +153,7 @@ def test_redis_restarting_mid_sweep(pg_url, mnist_dir, tmp_path):
             broker_url=server.url,
             data_dir=str(mnist_dir),
             lease_seconds=str(LEASE),
+            reports_dir=str(tmp_path / "reports"),
         )
         store = Store(pg_url)
         with workers(env, tmp_path):
