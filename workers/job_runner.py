@@ -148,7 +148,7 @@ class JobRunner:
         )
         try:
             with keeper:
-                results = train_jobs(specs, data, EpochRecorder(self, claims), start)
+                results = train_jobs(specs, data, EpochRecorder(self, claims, outcome), start)
         except Exception as error:  # noqa: BLE001 - a job's own error is data, stored with it
             if is_transient(error):
                 raise
@@ -162,6 +162,8 @@ class JobRunner:
 
     def finish(self, claims: list[Claim], results: list[FitResult], outcome: Outcome) -> None:
         for claim, result in zip(claims, results, strict=True):
+            if result.outcome == "diverged":
+                continue  # ended by the recorder at its first non-finite loss
             if result.outcome != "stopped":
                 self.end(claim, result.outcome, outcome, **self.summary(claim.job_id))
             elif self.store.get_sweep(claim.sweep_id).status == "cancelled":
@@ -198,8 +200,8 @@ class EpochRecorder:
     """The `on_epoch_end` callback: store each member's epoch and checkpoint, then check that
     the jobs are still ours to train (a cancelled sweep stops here, at the epoch boundary)."""
 
-    def __init__(self, runner: JobRunner, claims: list[Claim]) -> None:
-        self.runner, self.claims = runner, claims
+    def __init__(self, runner: JobRunner, claims: list[Claim], outcome: Outcome) -> None:
+        self.runner, self.claims, self.outcome = runner, claims, outcome
 
     def __call__(self, events: list[MemberEpoch]) -> None:
         store, worker = self.runner.store, self.runner.worker
@@ -211,8 +213,9 @@ class EpochRecorder:
                 checkpoint = save_checkpoint(event.metrics.epoch, event.params)
             # False: the sweep was cancelled or another worker took the job over.
             still_ours &= store.record_epoch(job_id, worker, epoch_row(event.metrics), checkpoint)
-            if event.diverged:  # recorded now; the rest of the stack trains on
-                store.finish_job(job_id, "diverged", **self.runner.summary(job_id))
+            if event.diverged:  # ended now; the rest of the stack trains on
+                claim = self.claims[event.member]
+                self.runner.end(claim, "diverged", self.outcome, **self.runner.summary(job_id))
         if not still_ours or self.runner.shutting_down():
             raise StopTraining
 

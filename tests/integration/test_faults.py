@@ -238,6 +238,16 @@ def test_a_diverging_job_ends_as_diverged_and_the_rest_carries_on(env, tmp_path)
     assert jobs[0.5].status == "succeeded" and epochs_of(store, jobs[0.5].job_id) == [1, 2, 3]
 
 
+def test_a_sweep_whose_last_job_diverges_still_ends_with_its_report(env, tmp_path):
+    grid = tmp_path / "lastdiv.toml"
+    grid.write_text('name = "lastdiv"\n[train]\nepochs = 3\n[grid]\nmodel = "linear"\nlr = 1e38\n')
+    with workers(env, tmp_path, count=1):
+        done = run_cli(env, "submit", str(grid), "--wait")
+    assert done.returncode == 0, done.stderr
+    assert Store(env["MNISTGRID_DATABASE_URL"]).get_sweep("lastdiv").status == "finished"
+    assert (Path(env["MNISTGRID_REPORTS_DIR"]) / "lastdiv" / "report.html").exists()
+
+
 def test_a_job_that_raises_fails_once_with_its_error(env, mnist_dir, tmp_path):
     corrupt = tmp_path / "corrupt"
     shutil.copytree(mnist_dir, corrupt)
