@@ -31,9 +31,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from db.records import JOB_STATUSES
+
 SWEEP_STATUSES = ("queued", "running", "finished", "cancelled")
-JOB_STATUSES = ("queued", "running", "succeeded", "diverged", "failed", "cancelled")
-TERMINAL_JOB_STATUSES = ("succeeded", "diverged", "failed", "cancelled")
 UNFINISHED_JOB_STATUSES = ("queued", "running")
 
 # The kind column next to a loss: NULL when there is no loss at all (the baseline).

@@ -48,8 +48,6 @@ from db.errors import DatabaseUnavailable
 from db.migrate import ensure_current, first_line
 from db.models import (
     FINITE,
-    JOB_STATUSES,
-    TERMINAL_JOB_STATUSES,
     UNFINISHED_JOB_STATUSES,
     CheckpointModel,
     EpochModel,
@@ -60,6 +58,8 @@ from db.models import (
     encode_float,
 )
 from db.records import (
+    JOB_STATUSES,
+    TERMINAL_JOB_STATUSES,
     Checkpoint,
     Claim,
     EpochRow,

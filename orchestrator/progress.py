@@ -11,11 +11,10 @@ from collections.abc import Callable
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
-from db.records import JobInfo
+from db.records import TERMINAL_JOB_STATUSES, JobInfo
 from db.store import Store
 
 DONE = ("finished", "cancelled")
-TERMINAL = ("succeeded", "diverged", "failed", "cancelled")
 STATUS_STYLE = {
     "succeeded": "green",
     "diverged": "yellow",
@@ -82,5 +81,5 @@ def update(progress: Progress, overall: TaskID, bars: dict[int, TaskID], jobs: l
             acc=acc,
             status=f"[{style}]{job.status}[/]",
         )
-    done = sum(j.status in TERMINAL for j in jobs)
+    done = sum(j.status in TERMINAL_JOB_STATUSES for j in jobs)
     progress.update(overall, completed=done, status=f"{done}/{len(jobs)} jobs ended")

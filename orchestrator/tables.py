@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from db.records import JobInfo, SweepInfo
+from db.records import TERMINAL_JOB_STATUSES, JobInfo, SweepInfo
 from orchestrator.progress import STATUS_STYLE, epochs_of, job_label
 
 
 def sweeps_table(sweeps: list[SweepInfo]) -> Table:
     table = Table("id", "name", "status", "jobs", "done", "failed", "created")
     for s in sweeps:
-        ended = sum(s.counts.get(k, 0) for k in ("succeeded", "diverged", "failed", "cancelled"))
+        ended = sum(s.counts.get(k, 0) for k in TERMINAL_JOB_STATUSES)
         table.add_row(
             str(s.sweep_id),
             s.name,
