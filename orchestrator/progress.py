@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from db.records import TERMINAL_JOB_STATUSES, JobInfo
 from db.store import Store
+from workers.spec import JobSpec
 
 DONE = ("finished", "cancelled")
 STATUS_STYLE = {
@@ -25,12 +26,12 @@ STATUS_STYLE = {
 }
 
 
+def config_label(job: JobInfo) -> str:
+    return JobSpec.model_validate(job.params).label()
+
+
 def job_label(job: JobInfo) -> str:
-    p = job.params
-    if job.model == "baseline":
-        return f"#{job.job_id} baseline {p['distance']}"
-    shape = f"mlp{p['hidden']}" if job.model == "mlp" else "linear"
-    return f"#{job.job_id} {shape} {job.loss} lr={job.lr:g} s{p['seed']}"
+    return f"#{job.job_id} {config_label(job)}"
 
 
 def epochs_of(job: JobInfo) -> int:

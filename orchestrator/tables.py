@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 
 from db.records import TERMINAL_JOB_STATUSES, JobInfo, SweepInfo
-from orchestrator.progress import STATUS_STYLE, epochs_of, job_label
+from orchestrator.progress import STATUS_STYLE, config_label, epochs_of
 
 
 def sweeps_table(sweeps: list[SweepInfo]) -> Table:
@@ -32,7 +32,7 @@ def jobs_table(title: str, jobs: list[JobInfo]) -> Table:
         style = STATUS_STYLE.get(j.status, "white")
         table.add_row(
             str(j.job_id),
-            job_label(j).split(" ", 1)[1],
+            config_label(j),
             f"[{style}]{j.status}[/]",
             f"{j.last_epoch or 0}/{epochs_of(j)}",
             fmt(j.last_valid_acc),
