@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import redis
@@ -56,15 +56,16 @@ def start_worker(env: Mapping[str, str], name: str, log: Path, *extra: str) -> s
 def stop_process(
     process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 30
 ) -> None:
-    """Stop a process and everything it started (a prefork worker has children)."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, sig)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    """Stop a process as `docker stop` does: `sig` to the main process alone, whose warm
+    shutdown lets its pool children finish (a signal to the whole group would kill a child
+    mid-task); SIGKILL to everything it started if it is not gone within `timeout`."""
+    if process.poll() is None:
+        process.send_signal(sig)
+        with suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=timeout)
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # whatever outlived the main process
+    process.wait()
 
 
 @contextmanager

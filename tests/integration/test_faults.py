@@ -245,7 +245,9 @@ def test_a_sweep_whose_last_job_diverges_still_ends_with_its_report(env, tmp_pat
         done = run_cli(env, "submit", str(grid), "--wait")
     assert done.returncode == 0, done.stderr
     assert Store(env["MNISTGRID_DATABASE_URL"]).get_sweep("lastdiv").status == "finished"
-    assert (Path(env["MNISTGRID_REPORTS_DIR"]) / "lastdiv" / "report.html").exists()
+    report = Path(env["MNISTGRID_REPORTS_DIR"]) / "lastdiv" / "report.html"
+    assert f"report: {report}" in done.stdout, done.stdout
+    assert report.exists()
 
 
 def test_a_job_that_raises_fails_once_with_its_error(env, mnist_dir, tmp_path):
