@@ -20,7 +20,7 @@ from db.records import EpochRow
 from db.store import Store
 from mnistgrid.errors import NotFound
 from orchestrator.plan import new_job
-from orchestrator.report import write_report
+from orchestrator.report.write import write_report
 from workers.spec import JobSpec
 
 WORKER = "bench:0"

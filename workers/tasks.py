@@ -18,7 +18,8 @@ from db.errors import DatabaseUnavailable
 from db.store import Store
 from mnistgrid.settings import load_settings
 from orchestrator.queueing import queue_jobs
-from orchestrator.report import task_loader, write_report
+from orchestrator.report.confusion import task_loader
+from orchestrator.report.write import write_report
 from workers.celery_app import TRAIN_TASK, app
 from workers.job_runner import JobRunner, worker_name
 

@@ -23,7 +23,9 @@ from mnistgrid.settings import Settings, load_settings
 from orchestrator.grid import load_grid
 from orchestrator.progress import watch
 from orchestrator.reconcile import Reconciler
-from orchestrator.report import ReportPaths, report_paths, task_loader, write_report
+from orchestrator.report import ReportPaths, report_paths
+from orchestrator.report.confusion import task_loader
+from orchestrator.report.write import write_report
 from orchestrator.submit import plan_sweep, submit_grid
 from orchestrator.tables import jobs_table
 from workers.celery_app import make_celery

@@ -12,7 +12,8 @@ from pathlib import Path
 import click
 
 from mnistgrid.commands.options import existing_store, service_options, settings_from
-from orchestrator.report import task_loader, write_report
+from orchestrator.report.confusion import task_loader
+from orchestrator.report.write import write_report
 
 
 @click.command()

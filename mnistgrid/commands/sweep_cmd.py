@@ -7,11 +7,13 @@ mnistgrid status quick
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import click
 from rich.console import Console
 
+from db.records import SweepInfo
 from db.store import Store
 from mnistgrid.commands.options import existing_store, service_options, settings_from
 from mnistgrid.settings import Settings
@@ -19,9 +21,15 @@ from orchestrator.grid import load_grid
 from orchestrator.progress import watch as watch_sweep
 from orchestrator.queueing import check_broker, queue_jobs
 from orchestrator.reconcile import Reconciler
+from orchestrator.report import report_paths
 from orchestrator.submit import plan_sweep, submit_grid
 from orchestrator.tables import jobs_table, sweeps_table
 from workers.celery_app import make_celery
+
+# How long `--wait` waits for the worker's report after the sweep ends, and how far the
+# report's file time may trail the database's clock.
+REPORT_PATIENCE = 20.0
+CLOCK_SLACK = 5.0
 
 
 def console() -> Console:
@@ -41,8 +49,29 @@ def wait_for(store: Store, settings: Settings, sweep_id: int) -> None:
         f"sweep {sweep.name} (id {sweep_id}) {status}: "
         + ", ".join(f"{n} {s}" for s, n in sweep.counts.items() if n)
     )
+    if status == "finished":
+        echo_report(settings, sweep)
     if failed or status == "cancelled":
         sys.exit(1)
+
+
+def echo_report(settings: Settings, sweep: SweepInfo, patience: float = REPORT_PATIENCE) -> None:
+    """Say where the sweep's report is. The worker that ended the sweep writes it just after
+    the end, into a folder this machine may not share: wait a little, then say how to write
+    it here."""
+    html = report_paths(settings.reports_dir, sweep.name).html
+    written_after = sweep.finished_at.timestamp() - CLOCK_SLACK if sweep.finished_at else 0.0
+
+    def fresh() -> bool:
+        return html.exists() and html.stat().st_mtime >= written_after
+
+    deadline = time.monotonic() + patience
+    while not fresh() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if fresh():
+        click.echo(f"report: {html}")
+    else:
+        click.echo(f"report: not in {html.parent} yet; `mnistgrid report {sweep.name}` writes it")
 
 
 @click.command()

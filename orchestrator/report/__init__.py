@@ -7,8 +7,9 @@ figures/ draws one PNG per module; content.py says what the report says; render.
 as Markdown and HTML; results_csv.py writes one row per job; write.py runs them in that order.
 """
 
-from orchestrator.report.confusion import task_loader
+# Only the light part here: `submit --wait` needs the paths, and the writer imports torch and
+# matplotlib (seconds). Import write_report from orchestrator.report.write, task_loader from
+# orchestrator.report.confusion.
 from orchestrator.report.paths import ReportPaths, report_paths
-from orchestrator.report.write import write_report
 
-__all__ = ["ReportPaths", "report_paths", "task_loader", "write_report"]
+__all__ = ["ReportPaths", "report_paths"]

@@ -19,9 +19,10 @@ from db.records import EpochRow
 from db.store import Store
 from mnistgrid.settings import load_settings
 from orchestrator.plan import new_job
-from orchestrator.report import report_paths, write_report
+from orchestrator.report import report_paths
 from orchestrator.report.confusion import checkpoint_confusion
 from orchestrator.report.results_csv import COLUMNS
+from orchestrator.report.write import write_report
 from workers.datasets import load_task
 from workers.job_runner import job_summary, save_checkpoint
 from workers.results import MemberEpoch
