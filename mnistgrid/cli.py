@@ -3,7 +3,7 @@
     mnistgrid --help
 
 Subcommands are imported when they run, so that `mnistgrid submit` with a bad grid answers
-without first importing torch.
+without first importing torch, and `mnistgrid --help` imports none of them.
 """
 
 from __future__ import annotations
@@ -16,25 +16,52 @@ import click
 from mnistgrid import __version__
 from mnistgrid.errors import MnistgridError
 
+# name -> (module:attribute under mnistgrid.commands, the summary `mnistgrid --help` lists;
+# tests/unit/test_cli.py checks it against the command's own help).
 COMMANDS = {
-    "demo": "demo_cmd:demo",
-    "train": "train_cmd:train",
-    "worker": "worker_cmd:worker",
-    "submit": "sweep_cmd:submit",
-    "status": "sweep_cmd:status",
-    "watch": "sweep_cmd:watch",
-    "sweeps": "sweep_cmd:sweeps",
-    "cancel": "sweep_cmd:cancel",
-    "resume": "sweep_cmd:resume",
-    "rerun": "rerun_cmd:rerun",
-    "report": "report_cmd:report",
-    "db": "db_cmd:db",
-    "data": "data_cmd:data",
+    "demo": (
+        "demo_cmd:demo",
+        "Run a grid end to end with no servers: SQLite, a filesystem broker, local workers.",
+    ),
+    "train": ("train_cmd:train", "Train one job in this process and print its epochs."),
+    "worker": (
+        "worker_cmd:worker",
+        "Start a worker that trains the jobs it takes off the queue.",
+    ),
+    "submit": (
+        "sweep_cmd:submit",
+        "Validate GRID_FILE, write its sweep and jobs, and queue them.",
+    ),
+    "status": (
+        "sweep_cmd:status",
+        "The jobs of SWEEP (id or name), or every sweep when none is given.",
+    ),
+    "watch": ("sweep_cmd:watch", "Live progress bars of SWEEP (id or name) until it ends."),
+    "sweeps": ("sweep_cmd:sweeps", "List every sweep with its job counts."),
+    "cancel": (
+        "sweep_cmd:cancel",
+        "Cancel SWEEP: queued jobs never start, running ones stop at the next epoch boundary.",
+    ),
+    "resume": (
+        "sweep_cmd:resume",
+        "Queue again every job of SWEEP that has not finished (from its last checkpoint).",
+    ),
+    "rerun": (
+        "rerun_cmd:rerun",
+        "Train job JOB_ID again with its stored seed and configuration, and compare.",
+    ),
+    "report": (
+        "report_cmd:report",
+        "Write the report of SWEEP (id or name): plots, Markdown, self-contained HTML and CSV.",
+    ),
+    "db": ("db_cmd:db", "Create and upgrade the database schema."),
+    "data": ("data_cmd:data", "Fetch, inspect and export the MNIST data the jobs train on."),
 }
 
 
 class LazyGroup(click.Group):
-    """A group that imports a subcommand's module only when that subcommand is used."""
+    """A group that imports a subcommand's module only when that subcommand is used; its help
+    lists the summaries above instead of importing every command (torch among them)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
@@ -42,8 +69,12 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in COMMANDS:
             return None
-        module, attribute = COMMANDS[name].split(":")
+        module, attribute = COMMANDS[name][0].split(":")
         return getattr(importlib.import_module(f"mnistgrid.commands.{module}"), attribute)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, summary) for name, (_, summary) in COMMANDS.items()])
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

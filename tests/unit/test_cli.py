@@ -1,0 +1,38 @@
+"""The command group: `--help` lists every command without importing any of them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from mnistgrid.cli import COMMANDS, cli
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_the_listed_summary_is_the_commands_own(name):
+    command = cli.get_command(None, name)
+    assert command is not None
+    assert COMMANDS[name][1] == command.get_short_help_str(limit=1000)
+
+
+def test_help_lists_every_command():
+    done = CliRunner().invoke(cli, ["--help"])
+    assert done.exit_code == 0
+    listed = [line.split()[0] for line in done.output.split("Commands:")[1].splitlines() if line]
+    assert [name for name in listed if name in COMMANDS] == list(COMMANDS)
+
+
+def test_help_imports_no_command():
+    probe = (
+        "import sys\n"
+        "from mnistgrid.cli import main\n"
+        "sys.argv = ['mnistgrid', '--help']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in sys.modules if m.startswith('mnistgrid.commands.') or m == 'torch']\n"
+        "print('LOADED', heavy)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert "LOADED []" in done.stdout, done.stdout + done.stderr
