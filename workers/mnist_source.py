@@ -6,17 +6,20 @@ print(load_mnist(Path('/data/mnist'), Path.home() / '.cache/mnistgrid').checksum
 Decoding takes about a second, so decoded tensors are kept on disk under
 `cache_dir/tensors/<source key>/{train,test}.pt` and in memory. The source key is cheap to get
 (sha256 of the idx files' bytes; for a PNG tree, of each file's name, size and mtime), so a
-changed source is noticed on every load without decoding it.
+changed source is noticed on every load without decoding it. Only the CACHE_KEEP most
+recently used sources stay on disk.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -63,6 +66,9 @@ class _Source:
     idx_paths: dict[str, Path]  # role -> file; empty for a PNG tree
 
 
+# Decoded sources kept on disk per cache folder, the most recently used: a source that changes
+# (a file replaced, a PNG tree touched) would otherwise leave ~55 MB behind every time.
+CACHE_KEEP = 3
 MEMO_SIZE = 2  # each full MNIST is ~55 MB; a worker rarely sees more than one source
 _memo: OrderedDict[Path, MnistSplits] = OrderedDict()  # cache folder -> splits
 
@@ -84,6 +90,9 @@ def load_mnist(
     if splits is None:
         splits = _decode(found)
         _write_cache(folder, splits)
+        _prune(folder.parent)
+    else:
+        _mark_used(folder)
     _memo[folder] = splits
     while len(_memo) > MEMO_SIZE:
         _memo.popitem(last=False)
@@ -210,6 +219,28 @@ def _write_cache(folder: Path, splits: MnistSplits) -> None:
     except OSError as error:
         # The data is loaded; a cache that cannot be written only costs the next load time.
         warnings.warn(f"cannot cache MNIST tensors in {folder}: {error}", stacklevel=3)
+
+
+def _mark_used(folder: Path) -> None:
+    with suppress(OSError):  # a read-only cache still serves; it is only pruned less well
+        os.utime(folder)
+
+
+def _prune(tensors: Path) -> None:
+    """Delete all but the CACHE_KEEP most recently used folders under `tensors`."""
+    try:
+        folders = [path for path in tensors.iterdir() if path.is_dir()]
+    except OSError:
+        return
+    for stale in sorted(folders, key=_used_at, reverse=True)[CACHE_KEEP:]:
+        shutil.rmtree(stale, ignore_errors=True)  # another process may be pruning it too
+
+
+def _used_at(folder: Path) -> float:
+    try:
+        return folder.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _save_atomic(obj: object, path: Path) -> None:

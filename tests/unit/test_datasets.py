@@ -152,6 +152,26 @@ def test_corrupt_cache_file_is_rebuilt(tmp_path: Path) -> None:
     assert torch.load(train_file, weights_only=True)["checksum"] == first.checksum
 
 
+def test_only_the_most_recently_used_sources_stay_cached(tmp_path: Path) -> None:
+    source, cache = tmp_path / "mnist", tmp_path / "cache"
+    source.mkdir()
+    small_idx_folder(source)
+    labels = source / "t10k-labels-idx1-ubyte"
+
+    def new_folders_after_loading(version: int) -> set[Path]:
+        write_idx_labels(labels, (torch.arange(10) + version) % 10)
+        mnist_source.clear_memo()
+        before = {path.parent for path in cache_files(cache)}
+        load_mnist(source, cache)
+        return {path.parent for path in cache_files(cache)} - before
+
+    folders = [new_folders_after_loading(v).pop() for v in range(mnist_source.CACHE_KEEP)]
+    assert new_folders_after_loading(0) == set()  # read from disk: now the most recently used
+    (newest,) = new_folders_after_loading(mnist_source.CACHE_KEEP)
+    kept = {path.parent for path in cache_files(cache)}
+    assert kept == {folders[0], *folders[2:], newest}, "the least recently used one went"
+
+
 def test_pair_absent_from_the_data_is_a_data_error(tmp_path: Path) -> None:
     source = tmp_path / "mnist"
     source.mkdir()
