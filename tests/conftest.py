@@ -6,8 +6,20 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
+# One torch thread in every test process. The tests time nothing, and on a loaded 2-core
+# machine a two-thread OpenMP pool spins at its barriers: a 256x784 matmul measured 16x slower
+# than with one thread. `mnistgrid` subprocesses inherit MNISTGRID_TORCH_THREADS.
+TEST_TORCH_THREADS = 1
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    torch.set_num_threads(TEST_TORCH_THREADS)
+    os.environ["MNISTGRID_TORCH_THREADS"] = str(TEST_TORCH_THREADS)
+
+
 # The checkout's sibling `shared/` holds the real data on developer machines and in CI.
 FALLBACK_DATA_DIR = REPO.parent / "shared" / "data" / "mnist"
 

@@ -36,6 +36,12 @@ class MemberState:
     params: tuple[torch.Tensor, ...]
 
 
+def use_threads(threads: int) -> None:
+    """Torch's intra-op threads for this process; 0 keeps torch's default (one per core)."""
+    if threads:
+        torch.set_num_threads(threads)
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

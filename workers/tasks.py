@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import multiprocessing
 
-import torch
 from celery.signals import worker_process_init, worker_shutting_down
 from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -22,6 +21,7 @@ from orchestrator.report.confusion import task_loader
 from orchestrator.report.write import write_report
 from workers.celery_app import TRAIN_TASK, app
 from workers.job_runner import JobRunner, worker_name
+from workers.learner import use_threads
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +52,7 @@ def _init_process(**_: object) -> None:
     global _store
     dispose_after_fork()  # never reuse a connection inherited from the parent
     _store = None
-    threads = load_settings().torch_threads
-    if threads:
-        torch.set_num_threads(threads)
+    use_threads(load_settings().torch_threads)
 
 
 @app.task(

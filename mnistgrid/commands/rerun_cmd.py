@@ -11,6 +11,7 @@ from rich.console import Console
 from mnistgrid.commands.options import existing_store, service_options, settings_from
 from mnistgrid.commands.train_cmd import EpochPrinter
 from workers.datasets import load_task
+from workers.learner import use_threads
 from workers.spec import JobSpec
 from workers.training import train_jobs
 
@@ -23,6 +24,7 @@ def rerun(job_id: int, **services: object) -> None:
     settings = settings_from(**services)
     job = existing_store(settings).get_job(job_id)
     spec = JobSpec.model_validate(job.params)
+    use_threads(settings.torch_threads)
     data = load_task(settings.data_dir, settings.cache_dir, spec.data)
     console = Console(soft_wrap=True)
     recorded = job.run_info or {}

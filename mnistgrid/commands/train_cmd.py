@@ -16,7 +16,7 @@ from rich.console import Console
 from mnistgrid.errors import BadInput, describe_validation_error
 from mnistgrid.settings import load_settings
 from workers.datasets import load_task
-from workers.learner import resolve_device
+from workers.learner import resolve_device, use_threads
 from workers.results import EpochMetrics, FitResult, MemberEpoch
 from workers.spec import JobSpec
 from workers.training import train_jobs
@@ -96,6 +96,7 @@ def train(data_dir: Path | None, as_json: bool, **options: object) -> None:
     """Train one job in this process and print its epochs."""
     spec = build_spec(options)
     settings = load_settings().with_overrides(data_dir=data_dir)
+    use_threads(settings.torch_threads)
     data = load_task(settings.data_dir, settings.cache_dir, spec.data)
     printer = EpochPrinter(Console(soft_wrap=True), data.classes) if not as_json else None
     (result,) = train_jobs([spec], data, printer)

@@ -39,6 +39,7 @@ def private_redis_db() -> Iterator[str]:
 
 def mnistgrid_env(**settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MNISTGRID_")}
+    env["MNISTGRID_TORCH_THREADS"] = os.environ.get("MNISTGRID_TORCH_THREADS", "0")
     env.update({f"MNISTGRID_{k.upper()}": str(v) for k, v in settings.items()})
     env["PYTHONUNBUFFERED"] = "1"
     return env
