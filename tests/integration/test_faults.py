@@ -288,7 +288,7 @@ def test_a_job_over_its_time_limit_fails_and_the_sweep_ends(env, tmp_path):
     grid = grid_file(tmp_path, "slow", 200).read_text()
     path = tmp_path / "slow.toml"
     # Long enough for the data load and a first epoch on a loaded 2-core machine, far too
-    # short for 200 epochs (about 0.3 s each here).
+    # short for 200 epochs (0.3 s each on an unloaded machine, 2 to 3 s on a loaded one).
     path.write_text(grid.replace("epochs = 200", "epochs = 200\ntime_limit = 12"))
     with workers(env, tmp_path, count=1):
         done = run_cli(env, "submit", str(path), "--wait", timeout=180)
