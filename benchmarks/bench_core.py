@@ -15,11 +15,11 @@ import time
 import torch
 from torch.utils.data import DataLoader
 
+from mnistgrid.core.learner import fit
+from mnistgrid.core.train_data import TrainData
+from mnistgrid.data.datasets import load_task
 from mnistgrid.settings import load_settings
-from workers.datasets import load_task
-from workers.learner import fit
-from workers.spec import DataSpec, JobSpec
-from workers.train_data import TrainData
+from mnistgrid.spec import DataSpec, JobSpec
 
 
 def posts_loop(data: TrainData, model: str, epochs: int) -> tuple[float, float]:

@@ -20,13 +20,13 @@ import redis
 import torch
 
 from db.store import Store
+from mnistgrid.core.training import train_jobs
+from mnistgrid.data.datasets import load_task
+from mnistgrid.queue.app import make_celery
 from mnistgrid.settings import load_settings
 from orchestrator.grid import expand, parse_grid
 from orchestrator.submit import plan_sweep, submit_grid
 from tests.integration.services import mnistgrid_env, run_cli, start_worker, stop_process
-from workers.celery_app import make_celery
-from workers.datasets import load_task
-from workers.training import train_jobs
 
 GRID = """
 fuse = false

@@ -19,9 +19,9 @@ from pathlib import Path
 from db.records import EpochRow
 from db.store import Store
 from mnistgrid.errors import NotFound
+from mnistgrid.report.write import write_report
+from mnistgrid.spec import JobSpec
 from orchestrator.plan import new_job
-from orchestrator.report.write import write_report
-from workers.spec import JobSpec
 
 WORKER = "bench:0"
 LOSSES = ("mnist_loss", "softmax_mse", "cross_entropy")

@@ -16,29 +16,23 @@ several machines) and from the local clock on SQLite (one machine).
 from __future__ import annotations
 
 import functools
-import json
-import math
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
     Engine,
-    Text,
     and_,
-    cast,
     exc,
     func,
     insert,
     literal,
     or_,
     select,
-    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -47,15 +41,22 @@ from db.engine import make_engine, safe_url, session_scope
 from db.errors import DatabaseUnavailable
 from db.migrate import ensure_current, first_line
 from db.models import (
-    FINITE,
     UNFINISHED_JOB_STATUSES,
     CheckpointModel,
     EpochModel,
     JobModel,
     SweepModel,
     UTCDateTime,
-    decode_float,
-    encode_float,
+)
+from db.queries import (
+    all_status_counts,
+    find_job,
+    find_sweep,
+    job_select,
+    latest_checkpoints,
+    next_free_name,
+    status_counts,
+    update_rows,
 )
 from db.records import (
     JOB_STATUSES,
@@ -68,6 +69,15 @@ from db.records import (
     NewJob,
     SweepCreated,
     SweepInfo,
+)
+from db.rows import (
+    EPOCH_COLUMNS,
+    epoch_rows,
+    epoch_values,
+    finite,
+    job_rows,
+    json_value,
+    sweep_info,
 )
 from mnistgrid.errors import BadInput, NotFound
 from mnistgrid.settings import Settings
@@ -151,12 +161,12 @@ class Store:
         Same name and hash: the existing sweep (`created=False`). Same name, other hash:
         `BadInput`, unless `new`, which takes the next free name `NAME-2`, `NAME-3`, ...
         """
-        rows = _job_rows(jobs)
+        rows = job_rows(jobs)
         for attempt in range(_NAME_RACE_TRIES):
             try:
                 with self._write() as session:
                     return self._create_sweep(
-                        session, name, _json(grid, "grid"), grid_hash, rows, new
+                        session, name, json_value(grid, "grid"), grid_hash, rows, new
                     )
             except exc.IntegrityError:
                 # Another process inserted this name after we looked: look again.
@@ -179,7 +189,7 @@ class Store:
         if existing is not None:
             if existing.grid_hash == grid_hash:
                 return SweepCreated(existing.sweep_id, name, created=False)
-            free = _next_free_name(session, name)
+            free = next_free_name(session, name)
             if not new:
                 raise BadInput(
                     f"sweep {name} exists with a different grid; use --new to submit it as "
@@ -209,28 +219,28 @@ class Store:
         """A sweep by id or by name (a name made of digits wins over the id it spells);
         `NotFound` if there is none."""
         with self._read() as session:
-            sweep = _find_sweep(session, ref)
-            return _sweep_info(sweep, _status_counts(session, sweep.sweep_id))
+            sweep = find_sweep(session, ref)
+            return sweep_info(sweep, status_counts(session, sweep.sweep_id))
 
     @_retrying
     def list_sweeps(self) -> list[SweepInfo]:
         with self._read() as session:
             sweeps = session.scalars(select(SweepModel).order_by(SweepModel.sweep_id)).all()
-            counts = _all_status_counts(session)
+            counts = all_status_counts(session)
             empty = dict.fromkeys(JOB_STATUSES, 0)
-            return [_sweep_info(sweep, counts.get(sweep.sweep_id, empty)) for sweep in sweeps]
+            return [sweep_info(sweep, counts.get(sweep.sweep_id, empty)) for sweep in sweeps]
 
     @_retrying
     def mark_sweep_running(self, sweep_id: int) -> bool:
         """queued -> running; False when the sweep was anything else."""
         with self._write() as session:
             result = session.execute(
-                _update(SweepModel)
+                update_rows(SweepModel)
                 .where(SweepModel.sweep_id == sweep_id, SweepModel.status == "queued")
                 .values(status="running")
             )
             if result.rowcount == 0:
-                _find_sweep(session, sweep_id)
+                find_sweep(session, sweep_id)
             return result.rowcount == 1
 
     @_retrying
@@ -238,15 +248,15 @@ class Store:
         """Cancel the sweep and its queued jobs (returns how many); running jobs stop at their
         next heartbeat. A finished sweep stays finished."""
         with self._write() as session:
-            _find_sweep(session, sweep_id)
+            find_sweep(session, sweep_id)
             now = self._now()
             result = session.execute(
-                _update(JobModel)
+                update_rows(JobModel)
                 .where(JobModel.sweep_id == sweep_id, JobModel.status == "queued")
                 .values(status="cancelled", finished_at=now)
             )
             session.execute(
-                _update(SweepModel)
+                update_rows(SweepModel)
                 .where(
                     SweepModel.sweep_id == sweep_id,
                     SweepModel.status.in_(("queued", "running", "cancelled")),
@@ -266,9 +276,9 @@ class Store:
         This is the one backward move a job makes (`mnistgrid resume`); attempts are kept.
         """
         with self._write() as session:
-            _find_sweep(session, sweep_id)
+            find_sweep(session, sweep_id)
             requeued = session.scalars(
-                _update(JobModel)
+                update_rows(JobModel)
                 .where(
                     JobModel.sweep_id == sweep_id,
                     or_(
@@ -285,7 +295,7 @@ class Store:
             return sorted(requeued)
 
     def _reopen_sweep(self, session: Session, sweep_id: int) -> None:
-        counts = _status_counts(session, sweep_id)
+        counts = status_counts(session, sweep_id)
         if counts["running"]:
             values: dict[str, Any] = {"status": "running", "finished_at": None}
         elif counts["queued"]:
@@ -296,7 +306,7 @@ class Store:
                 "finished_at": func.coalesce(SweepModel.finished_at, self._now()),
             }
         session.execute(
-            _update(SweepModel).where(SweepModel.sweep_id == sweep_id).values(**values)
+            update_rows(SweepModel).where(SweepModel.sweep_id == sweep_id).values(**values)
         )
 
     @_retrying
@@ -330,15 +340,15 @@ class Store:
     def sweep_jobs(self, sweep_id: int) -> list[JobInfo]:
         """Every job of the sweep with its last epoch: the status query (two SELECTs)."""
         with self._read() as session:
-            _find_sweep(session, sweep_id)
+            find_sweep(session, sweep_id)
             # Core rows (session.connection()): the ORM result layer costs more than the query.
-            rows = session.connection().execute(_job_select(JobModel.sweep_id == sweep_id))
+            rows = session.connection().execute(job_select(JobModel.sweep_id == sweep_id))
             return [JobInfo(*row) for row in rows]
 
     @_retrying
     def get_job(self, job_id: int) -> JobInfo:
         with self._read() as session:
-            query = _job_select(JobModel.job_id == job_id)
+            query = job_select(JobModel.job_id == job_id)
             row = session.connection().execute(query).one_or_none()
             if row is None:
                 raise NotFound(f"no job {job_id}")
@@ -382,7 +392,7 @@ class Store:
             now = self._now()
             if cancelled:
                 session.execute(
-                    _update(JobModel)
+                    update_rows(JobModel)
                     .where(JobModel.job_id.in_(cancelled))
                     .values(status="cancelled", finished_at=now)
                 )
@@ -390,7 +400,7 @@ class Store:
                 return []
             taken_ids = [row.job_id for row in taken]
             session.execute(
-                _update(JobModel)
+                update_rows(JobModel)
                 .where(JobModel.job_id.in_(taken_ids))
                 .values(
                     status="running",
@@ -401,21 +411,21 @@ class Store:
                 )
             )
             session.execute(
-                _update(SweepModel)
+                update_rows(SweepModel)
                 .where(
                     SweepModel.sweep_id.in_({row.sweep_id for row in taken}),
                     SweepModel.status == "queued",
                 )
                 .values(status="running")
             )
-            checkpoints = _checkpoints(session, taken_ids)
+            saved = latest_checkpoints(session, taken_ids)
             return [
                 Claim(
                     job_id=row.job_id,
                     sweep_id=row.sweep_id,
                     attempt=row.attempts + 1,
                     spec=row.params,
-                    checkpoint=checkpoints.get(row.job_id),
+                    checkpoint=saved.get(row.job_id),
                     group_key=row.group_key,
                 )
                 for row in taken
@@ -446,7 +456,7 @@ class Store:
         epochs and checkpoint kept. Only the worker that holds it can; False otherwise."""
         with self._write() as session:
             result = session.execute(
-                _update(JobModel)
+                update_rows(JobModel)
                 .where(
                     JobModel.job_id == job_id,
                     JobModel.status == "running",
@@ -463,7 +473,7 @@ class Store:
         """Write (or re-write) one epoch and the job's checkpoint in one transaction, and
         renew the lease. Written only while `worker` holds the job; returns what `heartbeat`
         returns (False: stop)."""
-        values = _epoch_values(row)
+        values = epoch_values(row)
         with self._write() as session:
             sweep_status = self._renew_lease(session, job_id, worker)
             if sweep_status is None:
@@ -492,7 +502,7 @@ class Store:
             .scalar_subquery()
         )
         return session.scalar(
-            _update(JobModel)
+            update_rows(JobModel)
             .where(
                 JobModel.job_id == job_id,
                 JobModel.worker == worker,
@@ -523,23 +533,23 @@ class Store:
             raise ValueError(f"finish_job status must be one of {TERMINAL_JOB_STATUSES}")
         given = {
             "error": error,
-            "final_acc": _finite(final_acc, "final_acc"),
-            "best_acc": _finite(best_acc, "best_acc"),
+            "final_acc": finite(final_acc, "final_acc"),
+            "best_acc": finite(best_acc, "best_acc"),
             "best_epoch": best_epoch,
-            "train_seconds": _finite(train_seconds, "train_seconds"),
+            "train_seconds": finite(train_seconds, "train_seconds"),
             "device": device,
-            "run_info": _json(run_info, "run_info") if run_info is not None else None,
+            "run_info": json_value(run_info, "run_info") if run_info is not None else None,
         }
         values = {key: value for key, value in given.items() if value is not None}
         with self._write() as session:
             sweep_id = session.scalar(
-                _update(JobModel)
+                update_rows(JobModel)
                 .where(JobModel.job_id == job_id, JobModel.status.in_(UNFINISHED_JOB_STATUSES))
                 .values(status=status, finished_at=self._now(), **values)
                 .returning(JobModel.sweep_id)
             )
             if sweep_id is None:
-                _find_job(session, job_id)
+                find_job(session, job_id)
                 return Finished(applied=False, sweep_finished=False)
             return Finished(True, self._finish_sweep_if_done(session, sweep_id), sweep_id)
 
@@ -561,7 +571,7 @@ class Store:
         if unfinished:
             return False
         session.execute(
-            _update(SweepModel)
+            update_rows(SweepModel)
             .where(SweepModel.sweep_id == sweep_id)
             .values(status="finished", finished_at=self._now())
         )
@@ -572,9 +582,9 @@ class Store:
         """What a rerun needs (seed, data checksum, versions, device name)."""
         with self._write() as session:
             result = session.execute(
-                _update(JobModel)
+                update_rows(JobModel)
                 .where(JobModel.job_id == job_id)
-                .values(run_info=_json(run_info, "run_info"), device=device)
+                .values(run_info=json_value(run_info, "run_info"), device=device)
             )
             if result.rowcount == 0:
                 raise NotFound(f"no job {job_id}")
@@ -586,18 +596,18 @@ class Store:
         """The job's epochs in order (empty for a job with none, or no such job)."""
         with self._read() as session:
             rows = session.connection().execute(
-                select(*_EPOCH_COLUMNS)
+                select(*EPOCH_COLUMNS)
                 .where(EpochModel.job_id == job_id)
                 .order_by(EpochModel.epoch)
             )
-            return _epoch_rows(rows.all())
+            return epoch_rows(rows.all())
 
     @_retrying
     def checkpoint(self, job_id: int) -> Checkpoint | None:
         """The job's latest checkpoint (its trained weights once it has ended), if any."""
         with self._read() as session:
-            _find_job(session, job_id)
-            return _checkpoints(session, [job_id]).get(job_id)
+            find_job(session, job_id)
+            return latest_checkpoints(session, [job_id]).get(job_id)
 
     @_retrying
     def sweep_epochs(self, sweep_id: int) -> dict[int, list[EpochRow]]:
@@ -606,7 +616,7 @@ class Store:
             rows = (
                 session.connection()
                 .execute(
-                    select(*_EPOCH_COLUMNS, JobModel.job_id)
+                    select(*EPOCH_COLUMNS, JobModel.job_id)
                     .select_from(JobModel)
                     .outerjoin(EpochModel, EpochModel.job_id == JobModel.job_id)
                     .where(JobModel.sweep_id == sweep_id)
@@ -614,11 +624,11 @@ class Store:
                 )
                 .all()
             )
-            owner = len(_EPOCH_COLUMNS)
+            owner = len(EPOCH_COLUMNS)
             result: dict[int, list[EpochRow]] = {row[owner]: [] for row in rows}
             # A job with no epochs yet joins as one row of NULLs.
             stored = [row for row in rows if row[0] is not None]
-            for row, epoch_row in zip(stored, _epoch_rows(stored), strict=True):
+            for row, epoch_row in zip(stored, epoch_rows(stored), strict=True):
                 result[row[owner]].append(epoch_row)
             return result
 
@@ -663,214 +673,8 @@ class Store:
         session.execute(statement)
 
 
-# -- helpers that work inside a session ----------------------------------------------------
-
-
-def _update(model: type[Any]) -> Any:
-    # No ORM objects are loaded in these sessions: skip syncing the identity map.
-    return update(model).execution_options(synchronize_session=False)
-
-
-def _find_sweep(session: Session, ref: str | int) -> SweepModel:
-    sweep = None
-    if isinstance(ref, str):
-        sweep = session.scalar(select(SweepModel).where(SweepModel.name == ref))
-        if sweep is None and ref.isdigit():
-            ref = int(ref)
-    if isinstance(ref, int):
-        sweep = session.get(SweepModel, ref)
-    if sweep is None:
-        raise NotFound(f"no sweep '{ref}'")
-    return sweep
-
-
-def _find_job(session: Session, job_id: int) -> None:
-    if session.scalar(select(JobModel.job_id).where(JobModel.job_id == job_id)) is None:
-        raise NotFound(f"no job {job_id}")
-
-
-def _next_free_name(session: Session, name: str) -> str:
-    taken = set(
-        session.scalars(
-            select(SweepModel.name).where(SweepModel.name.startswith(f"{name}-", autoescape=True))
-        )
-    )
-    number = 2
-    while f"{name}-{number}" in taken:
-        number += 1
-    return f"{name}-{number}"
-
-
-def _status_counts(session: Session, sweep_id: int) -> dict[str, int]:
-    """Jobs of one sweep per status, every status listed."""
-    return _all_status_counts(session, JobModel.sweep_id == sweep_id).get(
-        sweep_id, dict.fromkeys(JOB_STATUSES, 0)
-    )
-
-
-def _all_status_counts(
-    session: Session, where: ColumnElement[bool] | None = None
-) -> dict[int, dict[str, int]]:
-    """{sweep_id: {status: n}}, every status listed, for the sweeps that have jobs."""
-    query = select(JobModel.sweep_id, JobModel.status, func.count()).group_by(
-        JobModel.sweep_id, JobModel.status
-    )
-    if where is not None:
-        query = query.where(where)
-    counts: dict[int, dict[str, int]] = {}
-    for owner, status, n in session.execute(query):
-        counts.setdefault(owner, dict.fromkeys(JOB_STATUSES, 0))[status] = n
-    return counts
-
-
-def _sweep_info(sweep: SweepModel, counts: Mapping[str, int]) -> SweepInfo:
-    return SweepInfo(
-        sweep_id=sweep.sweep_id,
-        name=sweep.name,
-        grid=sweep.grid,
-        grid_hash=sweep.grid_hash,
-        status=sweep.status,
-        created_at=sweep.created_at,
-        finished_at=sweep.finished_at,
-        counts=dict(counts),
-    )
-
-
-def _job_select(where: ColumnElement[bool]) -> Any:
-    """Jobs with their last epoch's number and valid_acc, in JobInfo's field order.
-
-    Two correlated subqueries, each one probe of the (job_id, epoch) index per job: the cost
-    follows the sweep's size, not the size of the whole epochs table.
-    """
-    last = select(EpochModel).where(EpochModel.job_id == JobModel.job_id)
-    extra = {
-        "last_epoch": last.with_only_columns(func.max(EpochModel.epoch)).scalar_subquery(),
-        "last_valid_acc": last.with_only_columns(EpochModel.valid_acc)
-        .order_by(EpochModel.epoch.desc())
-        .limit(1)
-        .scalar_subquery(),
-    }
-    columns = [
-        extra[f.name] if f.name in extra else getattr(JobModel, f.name) for f in fields(JobInfo)
-    ]
-    return select(*columns).where(where).order_by(JobModel.job_id)
-
-
-def _checkpoints(session: Session, job_ids: list[int]) -> dict[int, Checkpoint]:
-    rows = session.execute(
-        select(
-            CheckpointModel.job_id,
-            CheckpointModel.epoch,
-            CheckpointModel.state,
-            CheckpointModel.saved_at,
-        ).where(CheckpointModel.job_id.in_(job_ids))
-    )
-    return {row.job_id: Checkpoint(row.epoch, bytes(row.state), row.saved_at) for row in rows}
-
-
-def _job_rows(jobs: Sequence[NewJob]) -> list[dict[str, Any]]:
-    seen: set[str] = set()
-    rows = []
-    for job in jobs:
-        if job.key in seen:
-            raise BadInput(f"two jobs of the grid have the same configuration (key {job.key})")
-        seen.add(job.key)
-        rows.append(
-            {
-                "key": job.key,
-                "model": job.model,
-                "loss": job.loss,
-                "lr": _finite(job.lr, "lr"),
-                "params": _json(job.spec, "spec"),
-                "group_key": job.group_key,
-                "status": "queued",
-                "attempts": 0,
-            }
-        )
-    return rows
-
-
-_EPOCH_COLUMNS = (
-    EpochModel.epoch,
-    EpochModel.train_loss,
-    EpochModel.train_loss_kind,
-    EpochModel.valid_loss,
-    EpochModel.valid_loss_kind,
-    EpochModel.valid_acc,
-    # As JSON text: one json.loads over all rows beats one per row (40,000 in a report).
-    cast(EpochModel.per_class_acc, Text),
-    EpochModel.seconds,
-)
-
-
-def _epoch_rows(rows: Sequence[Sequence[Any]]) -> list[EpochRow]:
-    """EpochRows from rows that start with _EPOCH_COLUMNS."""
-    per_class = json.loads("[" + ",".join(row[6] for row in rows) + "]")
-    return [
-        _epoch_row(*row[:6], accuracies, row[7])
-        for row, accuracies in zip(rows, per_class, strict=True)
-    ]
-
-
-def _epoch_values(row: EpochRow) -> dict[str, Any]:
-    if row.epoch < 1:
-        raise ValueError(f"epochs count from 1, got {row.epoch}")
-    train_loss, train_loss_kind = encode_float(row.train_loss)
-    valid_loss, valid_loss_kind = encode_float(row.valid_loss)
-    return {
-        "epoch": row.epoch,
-        "train_loss": train_loss,
-        "train_loss_kind": train_loss_kind,
-        "valid_loss": valid_loss,
-        "valid_loss_kind": valid_loss_kind,
-        "valid_acc": _finite(row.valid_acc, "valid_acc"),
-        # JSON has no NaN: a class with no examples (NaN accuracy) is stored as null.
-        "per_class_acc": [float(a) if math.isfinite(a) else None for a in row.per_class_acc],
-        "seconds": _finite(row.seconds, "seconds"),
-    }
-
-
-def _epoch_row(
-    epoch: int,
-    train_loss: float | None,
-    train_loss_kind: str | None,
-    valid_loss: float | None,
-    valid_loss_kind: str | None,
-    valid_acc: float | None,
-    per_class_acc: list[float | None],
-    seconds: float,
-) -> EpochRow:
-    # The report reads 40,000 of these at once: skip the work a finite loss does not need.
-    if train_loss_kind != FINITE:
-        train_loss = decode_float(train_loss, train_loss_kind)
-    if valid_loss_kind != FINITE:
-        valid_loss = decode_float(valid_loss, valid_loss_kind)
-    if None in per_class_acc:
-        per_class_acc = [math.nan if a is None else a for a in per_class_acc]
-    return EpochRow(
-        epoch,
-        train_loss,
-        valid_loss,
-        valid_acc,
-        tuple(per_class_acc),
-        seconds,  # type: ignore[arg-type]
-    )
-
-
-def _json(value: Mapping[str, Any], name: str) -> dict[str, Any]:
-    """A JSON column's value, checked here: NaN is not JSON (PostgreSQL would refuse it)."""
-    try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{name} is not JSON without NaN or infinity: {error}") from None
-    return dict(value)
-
-
-def _finite(value: float | None, name: str) -> float | None:
-    """Columns other than the losses hold finite numbers only: SQLite would turn NaN into NULL."""
-    if value is None:
-        return None
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value}")
-    return value
+@functools.cache
+def shared_store(url: str) -> Store:
+    """One store per database URL for the life of this process (a worker's). A forked child
+    keeps it: `dispose_after_fork()` gives its engine connections of the child's own."""
+    return Store(url)

@@ -25,7 +25,7 @@ from pydantic import (
 )
 
 from mnistgrid.errors import BadInput, describe_validation_error
-from workers.spec import (
+from mnistgrid.spec import (
     MAX_BATCH_SIZE,
     MAX_EPOCHS,
     MAX_HIDDEN,

@@ -9,9 +9,9 @@ import hashlib
 from collections.abc import Callable
 
 from db.records import NewJob
+from mnistgrid.core.sizes import member_bytes
+from mnistgrid.spec import JobSpec
 from orchestrator.grid import Grid, expand
-from workers.sizes import member_bytes
-from workers.spec import JobSpec
 
 
 def plan(grid: Grid, limit: int, group_size: int, group_bytes: int) -> list[NewJob]:
@@ -81,9 +81,3 @@ def stack_size(spec: JobSpec, group_size: int, group_bytes: int) -> int:
 
 def group_key(group: list[JobSpec]) -> str:
     return hashlib.sha256("".join(s.key() for s in group).encode()).hexdigest()[:16]
-
-
-def queue_of(spec: JobSpec) -> str:
-    """`cuda` jobs go to GPU workers; `cpu` and `auto` to the CPU queue (a GPU worker that also
-    listens on `cpu` runs `auto` jobs on its GPU)."""
-    return "gpu" if spec.device == "cuda" else "cpu"

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from db.records import TERMINAL_JOB_STATUSES, JobInfo
 from db.store import Store
-from workers.spec import JobSpec
+from mnistgrid.spec import JobSpec
 
 DONE = ("finished", "cancelled")
 STATUS_STYLE = {

@@ -12,10 +12,10 @@ from celery import Celery
 from db.records import NewJob
 from db.store import Store
 from mnistgrid.errors import BadInput
+from mnistgrid.queue.publish import check_broker, queue_jobs
 from mnistgrid.settings import Settings
 from orchestrator.grid import Grid
 from orchestrator.plan import plan
-from orchestrator.queueing import check_broker, queue_jobs
 
 
 @dataclass(frozen=True)

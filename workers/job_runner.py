@@ -7,7 +7,6 @@ checkpoint.
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import socket
@@ -21,32 +20,22 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from db.records import Claim, EpochRow
 from db.store import Store
 from mnistgrid import __version__
+from mnistgrid.core.checkpoint import load_checkpoint, save_checkpoint
+from mnistgrid.core.learner import StopTraining, resolve_device
+from mnistgrid.core.results import EpochMetrics, FitResult, MemberEpoch
+from mnistgrid.core.train_data import TrainData
+from mnistgrid.core.training import train_jobs
+from mnistgrid.data.datasets import load_task
 from mnistgrid.errors import MnistgridError
 from mnistgrid.settings import Settings
-from workers.datasets import load_task
-from workers.learner import MemberState, StopTraining, resolve_device
+from mnistgrid.spec import DataSpec, JobSpec
 from workers.lease import LeaseKeeper
-from workers.results import EpochMetrics, FitResult, MemberEpoch
-from workers.spec import DataSpec, JobSpec
-from workers.train_data import TrainData
-from workers.training import train_jobs
 
 log = logging.getLogger(__name__)
 
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def save_checkpoint(epoch: int, params: Sequence[torch.Tensor]) -> bytes:
-    buffer = io.BytesIO()
-    torch.save({"epoch": epoch, "params": list(params)}, buffer)
-    return buffer.getvalue()
-
-
-def load_checkpoint(state: bytes) -> MemberState:
-    saved = torch.load(io.BytesIO(state), weights_only=True)  # tensors only, no pickled code
-    return MemberState(saved["epoch"], tuple(saved["params"]))
 
 
 def epoch_row(metrics: EpochMetrics) -> EpochRow:

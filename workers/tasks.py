@@ -1,4 +1,4 @@
-"""The Celery task: thin on purpose. It takes job ids, and the job runner does the rest.
+"""The training task: thin on purpose. It takes job ids, and the job runner does the rest.
 
 mnistgrid worker --queues cpu --concurrency 2
 """
@@ -14,30 +14,23 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from db.engine import dispose_after_fork
 from db.errors import DatabaseUnavailable
-from db.store import Store
+from db.store import Store, shared_store
+from mnistgrid.core.learner import use_threads
+from mnistgrid.queue.publish import request_report, send_again
+from mnistgrid.queue.routing import TRAIN_TASK, queue_of
 from mnistgrid.settings import load_settings
-from orchestrator.queueing import queue_jobs
-from orchestrator.report.confusion import task_loader
-from orchestrator.report.write import write_report
-from workers.celery_app import TRAIN_TASK, app
+from mnistgrid.spec import JobSpec
+from workers.celery_app import app
 from workers.job_runner import JobRunner, worker_name
-from workers.learner import use_threads
 
 log = logging.getLogger(__name__)
 
-_store: Store | None = None
+# Made before the pool forks, so the training processes see the main process set it.
+_shutting_down = multiprocessing.Event()
 
 
 def store() -> Store:
-    """One store per process, made after the fork so no connection is shared with the parent."""
-    global _store
-    if _store is None:
-        _store = Store(load_settings().database_url)
-    return _store
-
-
-# Made before the pool forks, so the training processes see the main process set it.
-_shutting_down = multiprocessing.Event()
+    return shared_store(load_settings().database_url)
 
 
 @worker_shutting_down.connect
@@ -49,9 +42,7 @@ def _on_shutdown(**_: object) -> None:
 
 @worker_process_init.connect
 def _init_process(**_: object) -> None:
-    global _store
     dispose_after_fork()  # never reuse a connection inherited from the parent
-    _store = None
     use_threads(load_settings().torch_threads)
 
 
@@ -64,36 +55,19 @@ def _init_process(**_: object) -> None:
 )
 def train_jobs(job_ids: list[int]) -> dict[str, object]:
     """Train the jobs `job_ids` (one job, or a group of same-shape jobs) of one sweep."""
-    settings = load_settings()
-    runner = JobRunner(store(), settings, worker_name(), _shutting_down.is_set)
+    runner = JobRunner(store(), load_settings(), worker_name(), _shutting_down.is_set)
     outcome = runner.run(job_ids)
     for sweep_id in outcome.sweeps_ended:
-        write_sweep_report(sweep_id)
+        # The report is a task of its own: a failure or a retry there never touches the jobs.
+        spec = JobSpec.model_validate(store().get_job(job_ids[0]).params)
+        request_report(app, sweep_id, queue_of(spec))
     if outcome.handed_back:
-        send_again(outcome.handed_back)
+        # At once, for another worker to resume them from their checkpoints.
+        sweep_id = store().get_job(outcome.handed_back[0]).sweep_id
+        send_again(store(), app, sweep_id, outcome.handed_back)
+        log.info("handed back jobs %s at shutdown", outcome.handed_back)
     return {
         "jobs": job_ids,
         "sweeps_ended": outcome.sweeps_ended,
         "handed_back": outcome.handed_back,
     }
-
-
-def send_again(job_ids: list[int]) -> None:
-    """Queue handed-back jobs at once, for another worker to resume from their checkpoints."""
-    jobs = [store().get_job(job_id) for job_id in job_ids]
-    time_limit = store().get_sweep(jobs[0].sweep_id).grid["train"]["time_limit"]
-    queue_jobs(app, jobs, time_limit)
-    log.info("handed back jobs %s at shutdown", job_ids)
-
-
-def write_sweep_report(sweep_id: int) -> None:
-    """The sweep's end writes its report; a report failure must not fail the job."""
-    settings = load_settings()
-    try:
-        paths = write_report(
-            store(), sweep_id, settings.reports_dir, load_data=task_loader(settings)
-        )
-    except Exception:  # noqa: BLE001 - logged; `mnistgrid report` can write it again
-        log.exception("report of sweep %s failed", sweep_id)
-    else:
-        log.info("sweep %s ended: report at %s", sweep_id, paths.html)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import redis
 
-from mnistgrid.commands.worker_cmd import worker_argv
+from mnistgrid.cli.commands.worker_cmd import worker_argv
 
 REDIS = "redis://127.0.0.1:6379"
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from mnistgrid.data.download import MD5_DECOMPRESSED, download_mnist
+from mnistgrid.data.mnist_source import load_mnist
 from mnistgrid.errors import DataError
-from workers.download import MD5_DECOMPRESSED, download_mnist
-from workers.mnist_source import load_mnist
 
 pytestmark = pytest.mark.integration
 RUN_CLI = "from mnistgrid.cli import main; main()"

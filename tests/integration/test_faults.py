@@ -20,6 +20,8 @@ import redis
 
 from db.migrate import upgrade
 from db.store import Store
+from mnistgrid.queue.app import make_celery
+from mnistgrid.queue.routing import TRAIN_TASK
 from mnistgrid.settings import load_settings
 from tests.integration.conftest import postgres_database
 from tests.integration.services import (
@@ -32,7 +34,6 @@ from tests.integration.services import (
     wait_until,
     workers,
 )
-from workers.celery_app import TRAIN_TASK, make_celery
 
 pytestmark = pytest.mark.integration
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from mnistgrid.queue.app import make_celery
 from mnistgrid.settings import load_settings
 from tests.integration.services import mnistgrid_env, private_redis_db, wait_until
-from workers.celery_app import make_celery
 
 pytestmark = pytest.mark.integration
 

@@ -17,17 +17,18 @@ import pytest
 
 from db.records import EpochRow
 from db.store import Store
+from mnistgrid.core.checkpoint import save_checkpoint
+from mnistgrid.core.results import MemberEpoch
+from mnistgrid.core.training import train_jobs
+from mnistgrid.data.datasets import load_task
+from mnistgrid.report import report_paths
+from mnistgrid.report.confusion import checkpoint_confusion
+from mnistgrid.report.results_csv import COLUMNS
+from mnistgrid.report.write import write_report
 from mnistgrid.settings import load_settings
+from mnistgrid.spec import DataSpec, JobSpec
 from orchestrator.plan import new_job
-from orchestrator.report import report_paths
-from orchestrator.report.confusion import checkpoint_confusion
-from orchestrator.report.results_csv import COLUMNS
-from orchestrator.report.write import write_report
-from workers.datasets import load_task
-from workers.job_runner import job_summary, save_checkpoint
-from workers.results import MemberEpoch
-from workers.spec import DataSpec, JobSpec
-from workers.training import train_jobs
+from workers.job_runner import job_summary
 
 pytestmark = pytest.mark.integration
 
@@ -375,7 +376,7 @@ def cli_command() -> list[str]:
         return ["mnistgrid"]
     register = (
         "from mnistgrid.cli import cli, main; "
-        "from mnistgrid.commands.report_cmd import report; "
+        "from mnistgrid.cli.commands.report_cmd import report; "
         "cli.add_command(report); main()"
     )
     return [sys.executable, "-c", register]

@@ -24,7 +24,8 @@ import pytest
 import redis
 
 from db.store import Store
-from orchestrator.report import report_paths
+from mnistgrid.queue.routing import TRAIN_TASK
+from mnistgrid.report import report_paths
 from tests.integration.conftest import postgres_database
 from tests.integration.services import (
     free_port,
@@ -35,7 +36,6 @@ from tests.integration.services import (
     wait_until,
     workers,
 )
-from workers.celery_app import TRAIN_TASK
 
 pytestmark = pytest.mark.integration
 

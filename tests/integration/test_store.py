@@ -23,7 +23,7 @@ from db.models import Base
 from db.records import EpochRow, NewJob
 from db.store import Store
 from mnistgrid.errors import BadInput, NotFound
-from workers.spec import JobSpec
+from mnistgrid.spec import JobSpec
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from workers.train_data import TrainData
+from mnistgrid.core.train_data import TrainData
 
 
 def synthetic_data(n_train: int = 600, n_valid: int = 200, n_classes: int = 10) -> TrainData:

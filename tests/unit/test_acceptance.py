@@ -7,10 +7,10 @@ import subprocess
 
 import pytest
 
+from mnistgrid.core.training import train_jobs
+from mnistgrid.data.datasets import load_task
 from mnistgrid.settings import load_settings
-from workers.datasets import load_task
-from workers.spec import DataSpec, JobSpec
-from workers.training import train_jobs
+from mnistgrid.spec import DataSpec, JobSpec
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,8 @@ def test_help_imports_no_command():
         "from mnistgrid.cli import main\n"
         "sys.argv = ['mnistgrid', '--help']\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in sys.modules if m.startswith('mnistgrid.commands.') or m == 'torch']\n"
+        "heavy = [m for m in sys.modules\n"
+        "         if m.startswith('mnistgrid.cli.commands.') or m == 'torch']\n"
         "print('LOADED', heavy)\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from mnistgrid.data import mnist_source
+from mnistgrid.data.datasets import clear_memo, load_task, split_indices
+from mnistgrid.data.idx_files import write_idx_images, write_idx_labels
+from mnistgrid.data.mnist_source import IDX_NAMES, load_mnist
 from mnistgrid.errors import DataError
-from workers import mnist_source
-from workers.datasets import clear_memo, load_task, split_indices
-from workers.idx_files import write_idx_images, write_idx_labels
-from workers.mnist_source import IDX_NAMES, load_mnist
-from workers.spec import DataSpec
+from mnistgrid.spec import DataSpec
 
 TRAIN_3, TRAIN_7, TEST_3, TEST_7 = 6131, 6265, 1010, 1028
 

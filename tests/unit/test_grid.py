@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from mnistgrid.core.sizes import member_bytes
 from mnistgrid.errors import BadInput
+from mnistgrid.spec import JobSpec
 from orchestrator.grid import count_jobs, expand, load_grid, parse_grid
 from orchestrator.plan import plan
-from workers.sizes import member_bytes
-from workers.spec import JobSpec
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 GRID = """

@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnistgrid.errors import DataError
-from workers.idx_files import (
+from mnistgrid.data.idx_files import (
     read_idx_images,
     read_idx_labels,
     read_idx_split,
     write_idx_images,
     write_idx_labels,
 )
+from mnistgrid.errors import DataError
 
 N = 12
 

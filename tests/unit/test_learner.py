@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from mnistgrid.core.learner import BasicOptim, MemberState, StopTraining, calc_grad, fit
+from mnistgrid.core.models import init_member, stack_members
+from mnistgrid.spec import JobSpec
 from tests.unit.synthetic import synthetic_data
-from workers.learner import BasicOptim, MemberState, StopTraining, calc_grad, fit
-from workers.models import init_member, stack_members
-from workers.spec import JobSpec
 
 DATA = synthetic_data()
 CPU = torch.device("cpu")

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from workers.losses import cross_entropy, mnist_loss, predictions, softmax_mse
+from mnistgrid.core.losses import cross_entropy, mnist_loss, predictions, softmax_mse
 
 
 @pytest.fixture

@@ -13,11 +13,11 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
-from mnistgrid.commands.data_cmd import data
+from mnistgrid.cli.commands.data_cmd import data
+from mnistgrid.data.idx_files import read_idx_split, write_idx_images, write_idx_labels
+from mnistgrid.data.mnist_source import MnistSplits, content_checksum, load_mnist
+from mnistgrid.data.png_tree import export_png, png_files, read_png_split
 from mnistgrid.errors import DataError
-from workers.idx_files import read_idx_split, write_idx_images, write_idx_labels
-from workers.mnist_source import MnistSplits, content_checksum, load_mnist
-from workers.png_tree import export_png, png_files, read_png_split
 
 REAL_SUBSET = 600  # exporting all 10,000 test images takes ~2 s; a subset shows the same
 

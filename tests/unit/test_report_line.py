@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from db.records import SweepInfo
-from mnistgrid.commands.sweep_cmd import echo_report
+from mnistgrid.cli.commands.sweep_cmd import echo_report
+from mnistgrid.report import report_paths
 from mnistgrid.settings import Settings
-from orchestrator.report import report_paths
 
 
 @pytest.fixture

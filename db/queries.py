@@ -1,0 +1,105 @@
+"""Queries that run inside the store's open session: lookups, counts and the job listing.
+
+Private to db/: the store (db/store.py) opens the session and calls these; nothing else does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy.orm import Session
+
+from db.models import CheckpointModel, EpochModel, JobModel, SweepModel
+from db.records import JOB_STATUSES, Checkpoint, JobInfo
+from mnistgrid.errors import NotFound
+
+
+def update_rows(model: type[Any]) -> Any:
+    # No ORM objects are loaded in these sessions: skip syncing the identity map.
+    return update(model).execution_options(synchronize_session=False)
+
+
+def find_sweep(session: Session, ref: str | int) -> SweepModel:
+    sweep = None
+    if isinstance(ref, str):
+        sweep = session.scalar(select(SweepModel).where(SweepModel.name == ref))
+        if sweep is None and ref.isdigit():
+            ref = int(ref)
+    if isinstance(ref, int):
+        sweep = session.get(SweepModel, ref)
+    if sweep is None:
+        raise NotFound(f"no sweep '{ref}'")
+    return sweep
+
+
+def find_job(session: Session, job_id: int) -> None:
+    if session.scalar(select(JobModel.job_id).where(JobModel.job_id == job_id)) is None:
+        raise NotFound(f"no job {job_id}")
+
+
+def next_free_name(session: Session, name: str) -> str:
+    taken = set(
+        session.scalars(
+            select(SweepModel.name).where(SweepModel.name.startswith(f"{name}-", autoescape=True))
+        )
+    )
+    number = 2
+    while f"{name}-{number}" in taken:
+        number += 1
+    return f"{name}-{number}"
+
+
+def status_counts(session: Session, sweep_id: int) -> dict[str, int]:
+    """Jobs of one sweep per status, every status listed."""
+    return all_status_counts(session, JobModel.sweep_id == sweep_id).get(
+        sweep_id, dict.fromkeys(JOB_STATUSES, 0)
+    )
+
+
+def all_status_counts(
+    session: Session, where: ColumnElement[bool] | None = None
+) -> dict[int, dict[str, int]]:
+    """{sweep_id: {status: n}}, every status listed, for the sweeps that have jobs."""
+    query = select(JobModel.sweep_id, JobModel.status, func.count()).group_by(
+        JobModel.sweep_id, JobModel.status
+    )
+    if where is not None:
+        query = query.where(where)
+    counts: dict[int, dict[str, int]] = {}
+    for owner, status, n in session.execute(query):
+        counts.setdefault(owner, dict.fromkeys(JOB_STATUSES, 0))[status] = n
+    return counts
+
+
+def job_select(where: ColumnElement[bool]) -> Any:
+    """Jobs with their last epoch's number and valid_acc, in JobInfo's field order.
+
+    Two correlated subqueries, each one probe of the (job_id, epoch) index per job: the cost
+    follows the sweep's size, not the size of the whole epochs table.
+    """
+    last = select(EpochModel).where(EpochModel.job_id == JobModel.job_id)
+    extra = {
+        "last_epoch": last.with_only_columns(func.max(EpochModel.epoch)).scalar_subquery(),
+        "last_valid_acc": last.with_only_columns(EpochModel.valid_acc)
+        .order_by(EpochModel.epoch.desc())
+        .limit(1)
+        .scalar_subquery(),
+    }
+    columns = [
+        extra[f.name] if f.name in extra else getattr(JobModel, f.name) for f in fields(JobInfo)
+    ]
+    return select(*columns).where(where).order_by(JobModel.job_id)
+
+
+def latest_checkpoints(session: Session, job_ids: list[int]) -> dict[int, Checkpoint]:
+    rows = session.execute(
+        select(
+            CheckpointModel.job_id,
+            CheckpointModel.epoch,
+            CheckpointModel.state,
+            CheckpointModel.saved_at,
+        ).where(CheckpointModel.job_id.in_(job_ids))
+    )
+    return {row.job_id: Checkpoint(row.epoch, bytes(row.state), row.saved_at) for row in rows}

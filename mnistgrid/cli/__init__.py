@@ -1,0 +1,100 @@
+"""The `mnistgrid` command (the top floor): one group, each subcommand in its own module under
+`commands/`.
+
+    mnistgrid --help
+
+Subcommands are imported when they run, so that `mnistgrid submit` with a bad grid answers
+without first importing torch, and `mnistgrid --help` imports none of them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from mnistgrid import __version__
+from mnistgrid.errors import MnistgridError
+
+# name -> (module:attribute under mnistgrid.cli.commands, the summary `mnistgrid --help` lists;
+# tests/unit/test_cli.py checks it against the command's own help).
+COMMANDS = {
+    "demo": (
+        "demo_cmd:demo",
+        "Run a grid end to end with no servers: SQLite, a filesystem broker, local workers.",
+    ),
+    "train": ("train_cmd:train", "Train one job in this process and print its epochs."),
+    "worker": (
+        "worker_cmd:worker",
+        "Start a worker that trains the jobs it takes off the queue.",
+    ),
+    "submit": (
+        "sweep_cmd:submit",
+        "Validate GRID_FILE, write its sweep and jobs, and queue them.",
+    ),
+    "status": (
+        "sweep_cmd:status",
+        "The jobs of SWEEP (id or name), or every sweep when none is given.",
+    ),
+    "watch": ("sweep_cmd:watch", "Live progress bars of SWEEP (id or name) until it ends."),
+    "sweeps": ("sweep_cmd:sweeps", "List every sweep with its job counts."),
+    "cancel": (
+        "sweep_cmd:cancel",
+        "Cancel SWEEP: queued jobs never start, running ones stop at the next epoch boundary.",
+    ),
+    "resume": (
+        "sweep_cmd:resume",
+        "Queue again every job of SWEEP that has not finished (from its last checkpoint).",
+    ),
+    "rerun": (
+        "rerun_cmd:rerun",
+        "Train job JOB_ID again with its stored seed and configuration, and compare.",
+    ),
+    "report": (
+        "report_cmd:report",
+        "Write the report of SWEEP (id or name): plots, Markdown, self-contained HTML and CSV.",
+    ),
+    "db": ("db_cmd:db", "Create and upgrade the database schema."),
+    "data": ("data_cmd:data", "Fetch, inspect and export the MNIST data the jobs train on."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group that imports a subcommand's module only when that subcommand is used; its help
+    lists the summaries above instead of importing every command (torch among them)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, attribute = COMMANDS[name][0].split(":")
+        return getattr(importlib.import_module(f"mnistgrid.cli.commands.{module}"), attribute)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, summary) for name, (_, summary) in COMMANDS.items()])
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mnistgrid")
+def cli() -> None:
+    """Run grids of MNIST training jobs on a queue of workers, and report what won."""
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except MnistgridError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(error.exit_code)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)

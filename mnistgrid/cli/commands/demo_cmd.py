@@ -1,0 +1,128 @@
+"""`mnistgrid demo`: the whole distributed job on one machine with no servers at all.
+
+    mnistgrid demo
+
+SQLite for the store, kombu's filesystem transport for the broker and local `mnistgrid worker`
+processes: the same task code and the same path through a broker as in production, not Celery's
+eager mode. Everything it writes stays under `./mnistgrid-demo`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import click
+
+from db.store import Store
+from mnistgrid.cli.commands.options import data_option
+from mnistgrid.cli.commands.sweep_cmd import console, requeue
+from mnistgrid.cli.commands.worker_cmd import worker_argv
+from mnistgrid.data.datasets import task_loader
+from mnistgrid.queue.app import make_celery
+from mnistgrid.queue.reconcile import Reconciler
+from mnistgrid.report import ReportPaths, report_paths
+from mnistgrid.report.write import write_report
+from mnistgrid.settings import Settings, load_settings
+from orchestrator.grid import load_grid
+from orchestrator.progress import watch
+from orchestrator.submit import plan_sweep, submit_grid
+from orchestrator.tables import jobs_table
+
+QUICK_GRID = Path(__file__).resolve().parents[2] / "examples" / "quick.toml"
+
+
+def demo_settings(folder: Path, data_dir: Path | None) -> Settings:
+    return load_settings().with_overrides(
+        database_url=f"sqlite:///{folder / 'mnistgrid.db'}",
+        broker_url=f"filesystem://{folder / 'broker'}",
+        reports_dir=folder / "reports",
+        data_dir=data_dir,
+    )
+
+
+def start_workers(settings: Settings, n: int) -> list[subprocess.Popen]:
+    threads = str(max(1, (os.cpu_count() or 1) // n))
+    env = {**os.environ, **settings.as_environment()}
+    return [
+        subprocess.Popen(
+            worker_argv(f"demo{i}@%h", "cpu", "warning", "--threads", threads), env=env
+        )
+        for i in range(n)
+    ]
+
+
+def stop(workers: list[subprocess.Popen]) -> None:
+    for worker in workers:
+        worker.send_signal(signal.SIGTERM)
+    for worker in workers:
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+
+@click.command()
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(path_type=Path),
+    default=Path("mnistgrid-demo"),
+    show_default=True,
+    help="where the database, broker and report go",
+)
+@click.option(
+    "--grid",
+    "grid_file",
+    type=click.Path(path_type=Path),
+    default=QUICK_GRID,
+    help="grid file [default: examples/quick.toml]",
+)
+@click.option("--workers", "n_workers", type=click.IntRange(1, 64), default=2, show_default=True)
+@data_option
+def demo(folder: Path, grid_file: Path, n_workers: int, data_dir: Path | None) -> None:
+    """Run a grid end to end with no servers: SQLite, a filesystem broker, local workers."""
+    folder = folder.resolve()
+    settings = demo_settings(folder, data_dir)
+    grid = load_grid(grid_file)
+    jobs = plan_sweep(grid, settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    store = Store(settings.database_url)  # a new SQLite file is migrated here
+    app = make_celery(settings)
+    workers = start_workers(settings, n_workers)
+    try:
+        done = submit_grid(grid, jobs, None, False, store, app)
+        if not done.created and store.get_sweep(done.sweep_id).status != "finished":
+            requeue(store, settings, done.sweep_id)  # an earlier demo was interrupted
+        watch(
+            store, done.sweep_id, console(), on_poll=Reconciler(store, app, settings.lease_seconds)
+        )
+    finally:
+        stop(workers)
+    paths = report_paths(settings.reports_dir, done.name)
+    if not paths.html.exists():  # the worker that ended the sweep has usually written it
+        write_report(store, done.sweep_id, settings.reports_dir, load_data=task_loader(settings))
+    console().print(jobs_table(f"sweep {done.name}", store.sweep_jobs(done.sweep_id)))
+    print_where(paths, done.sweep_id, folder)
+
+
+def print_where(paths: ReportPaths, sweep_id: int, folder: Path) -> None:
+    here = Path.cwd()
+    db_file = folder / "mnistgrid.db"
+    click.echo(
+        f"\nreport:   {paths.html}\n          {paths.markdown}\n"
+        f"database: {db_file}\n\nquery it:\n"
+        f"  mnistgrid status {sweep_id} --database-url sqlite:///{db_file}\n"
+        f"  python -c \"import sqlite3; print(sqlite3.connect('{rel(db_file, here)}')"
+        ".execute('SELECT model, loss, lr, best_acc FROM jobs ORDER BY best_acc DESC')"
+        '.fetchall())"'
+    )
+
+
+def rel(path: Path, base: Path) -> str:
+    try:
+        return str(path.relative_to(base))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,43 @@
+"""`mnistgrid report`: a sweep's figures, report.md, report.html and results.csv.
+
+    mnistgrid report quick --out reports
+
+SWEEP is an id or a name; the files go to OUT/<sweep name>/.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from mnistgrid.cli.commands.options import existing_store, service_options, settings_from
+from mnistgrid.data.datasets import task_loader
+from mnistgrid.report.write import write_report
+
+
+@click.command()
+@click.argument("sweep")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="reports folder; the report goes to OUT/<sweep name>/ "
+    "[default: MNISTGRID_REPORTS_DIR, or ./reports]",
+)
+@service_options
+def report(sweep: str, out_dir: Path | None, **services: object) -> None:
+    """Write the report of SWEEP (id or name): plots, Markdown, self-contained HTML and CSV."""
+    settings = settings_from(**services)
+    with existing_store(settings) as store:
+        info = store.get_sweep(sweep)
+        paths = write_report(
+            store, info.sweep_id, out_dir or settings.reports_dir, load_data=task_loader(settings)
+        )
+    state = "" if info.status == "finished" else f" (sweep {info.status})"
+    click.echo(
+        f"report of sweep {info.name} (id {info.sweep_id}){state}:\n"
+        f"  html:     {paths.html}\n  markdown: {paths.markdown}\n"
+        f"  csv:      {paths.csv}"
+    )

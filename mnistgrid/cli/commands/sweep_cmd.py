@@ -1,0 +1,161 @@
+"""Sweeps from the command line: submit a grid, list, watch, cancel and resume.
+
+mnistgrid submit examples/quick.toml --wait
+mnistgrid status quick
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from db.records import SweepInfo
+from db.store import Store
+from mnistgrid.cli.commands.options import existing_store, service_options, settings_from
+from mnistgrid.queue.app import make_celery
+from mnistgrid.queue.publish import check_broker, send_again
+from mnistgrid.queue.reconcile import Reconciler
+from mnistgrid.report import report_paths
+from mnistgrid.settings import Settings
+from orchestrator.grid import load_grid
+from orchestrator.progress import watch as watch_sweep
+from orchestrator.submit import plan_sweep, submit_grid
+from orchestrator.tables import jobs_table, sweeps_table
+
+# How long `--wait` waits for the worker's report after the sweep ends, and how far the
+# report's file time may trail the database's clock.
+REPORT_PATIENCE = 20.0
+CLOCK_SLACK = 5.0
+
+
+def console() -> Console:
+    # Piped output would otherwise be cut to 80 columns and wrap the job tables.
+    probe = Console()
+    return Console(soft_wrap=True, width=None if probe.is_terminal else 160)
+
+
+def wait_for(store: Store, settings: Settings, sweep_id: int) -> None:
+    """Watch until the sweep ends, re-sending jobs the broker lost; exit non-zero when any of
+    its jobs failed."""
+    reconciler = Reconciler(store, make_celery(settings), settings.lease_seconds)
+    status = watch_sweep(store, sweep_id, console(), on_poll=reconciler)
+    sweep = store.get_sweep(sweep_id)
+    failed = sweep.counts.get("failed", 0)
+    click.echo(
+        f"sweep {sweep.name} (id {sweep_id}) {status}: "
+        + ", ".join(f"{n} {s}" for s, n in sweep.counts.items() if n)
+    )
+    if status == "finished":
+        echo_report(settings, sweep)
+    if failed or status == "cancelled":
+        sys.exit(1)
+
+
+def echo_report(settings: Settings, sweep: SweepInfo, patience: float = REPORT_PATIENCE) -> None:
+    """Say where the sweep's report is. The worker that ended the sweep writes it just after
+    the end, into a folder this machine may not share: wait a little, then say how to write
+    it here."""
+    html = report_paths(settings.reports_dir, sweep.name).html
+    written_after = sweep.finished_at.timestamp() - CLOCK_SLACK if sweep.finished_at else 0.0
+
+    def fresh() -> bool:
+        return html.exists() and html.stat().st_mtime >= written_after
+
+    deadline = time.monotonic() + patience
+    while not fresh() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if fresh():
+        click.echo(f"report: {html}")
+    else:
+        click.echo(f"report: not in {html.parent} yet; `mnistgrid report {sweep.name}` writes it")
+
+
+@click.command()
+@click.argument("grid_file", type=click.Path(path_type=Path))
+@click.option("--name", default=None, help="sweep name [default: the grid's name or file name]")
+@click.option("--new", is_flag=True, help="if the name exists with another grid, make a new one")
+@click.option("--wait", is_flag=True, help="show progress until the sweep ends")
+@service_options
+def submit(grid_file: Path, name: str | None, new: bool, wait: bool, **services: object) -> None:
+    """Validate GRID_FILE, write its sweep and jobs, and queue them."""
+    settings = settings_from(**services)
+    grid = load_grid(grid_file)
+    jobs = plan_sweep(grid, settings)  # every grid error stops here, before any connection
+    store = Store(settings.database_url)
+    done = submit_grid(grid, jobs, name, new, store, make_celery(settings))
+    verb = "submitted" if done.created else "already submitted"
+    click.echo(
+        f"sweep {done.name} {verb}: id {done.sweep_id}, {done.n_jobs} jobs, "
+        f"{done.n_tasks} tasks queued"
+    )
+    if wait:
+        wait_for(store, settings, done.sweep_id)
+
+
+@click.command()
+@click.argument("sweep")
+@service_options
+def watch(sweep: str, **services: object) -> None:
+    """Live progress bars of SWEEP (id or name) until it ends."""
+    settings = settings_from(**services)
+    store = existing_store(settings)
+    wait_for(store, settings, store.get_sweep(sweep).sweep_id)
+
+
+@click.command()
+@click.argument("sweep", required=False)
+@service_options
+def status(sweep: str | None, **services: object) -> None:
+    """The jobs of SWEEP (id or name), or every sweep when none is given."""
+    store = existing_store(settings_from(**services))
+    if sweep is None:
+        console().print(sweeps_table(store.list_sweeps()))
+        return
+    info = store.get_sweep(sweep)
+    title = f"sweep {info.name} (id {info.sweep_id}): {info.status}"
+    console().print(jobs_table(title, store.sweep_jobs(info.sweep_id)))
+
+
+@click.command()
+@service_options
+def sweeps(**services: object) -> None:
+    """List every sweep with its job counts."""
+    store = existing_store(settings_from(**services))
+    console().print(sweeps_table(store.list_sweeps()))
+
+
+@click.command()
+@click.argument("sweep")
+@service_options
+def cancel(sweep: str, **services: object) -> None:
+    """Cancel SWEEP: queued jobs never start, running ones stop at the next epoch boundary."""
+    store = existing_store(settings_from(**services))
+    info = store.get_sweep(sweep)
+    n = store.cancel_sweep(info.sweep_id)
+    click.echo(f"sweep {info.name} cancelled ({n} jobs will not finish)")
+
+
+@click.command()
+@click.argument("sweep")
+@click.option("--wait", is_flag=True, help="show progress until the sweep ends")
+@service_options
+def resume(sweep: str, wait: bool, **services: object) -> None:
+    """Queue again every job of SWEEP that has not finished (from its last checkpoint)."""
+    settings = settings_from(**services)
+    store = existing_store(settings)
+    info = store.get_sweep(sweep)
+    n_tasks = requeue(store, settings, info.sweep_id)
+    click.echo(f"sweep {info.name}: {n_tasks} tasks queued again")
+    if wait:
+        wait_for(store, settings, info.sweep_id)
+
+
+def requeue(store: Store, settings: Settings, sweep_id: int) -> int:
+    app = make_celery(settings)
+    check_broker(app)
+    ids = store.requeue_unfinished(sweep_id, lease_seconds=settings.lease_seconds)
+    return send_again(store, app, sweep_id, ids)

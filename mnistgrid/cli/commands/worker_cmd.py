@@ -1,0 +1,140 @@
+"""`mnistgrid worker`: a Celery worker that trains jobs from the `cpu` or `gpu` queue.
+
+mnistgrid worker --queues cpu --concurrency 2
+mnistgrid worker --queues gpu --gpus 0,1
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import click
+
+from db.store import Store
+from mnistgrid.cli.commands.options import service_options, settings_from
+from mnistgrid.errors import BadInput
+from mnistgrid.queue.app import filesystem_folder
+from mnistgrid.settings import Settings
+
+
+@click.command()
+@click.option("--queues", "-Q", default="cpu", show_default=True, help="cpu, gpu or cpu,gpu")
+@click.option(
+    "--concurrency",
+    "-c",
+    type=int,
+    default=1,
+    show_default=True,
+    help="training processes (CPU workers)",
+)
+@click.option("--gpus", default=None, help="GPU indexes such as 0,1: one process per GPU")
+@click.option(
+    "--threads",
+    type=int,
+    default=None,
+    help="torch threads per process [env MNISTGRID_TORCH_THREADS; default: cores / concurrency]",
+)
+@click.option("--name", default=None, help="worker node name [default: <queues>-<pid>@<host>]")
+@click.option("--loglevel", default="info", show_default=True)
+# GPU processes run solo: the task runs in the process that owns the CUDA context.
+@click.option("--pool", type=click.Choice(["prefork", "solo"]), default="prefork", hidden=True)
+@service_options
+def worker(
+    queues: str,
+    concurrency: int,
+    gpus: str | None,
+    threads: int | None,
+    name: str | None,
+    loglevel: str,
+    pool: str,
+    **services: object,
+) -> None:
+    """Start a worker that trains the jobs it takes off the queue."""
+    if concurrency < 1:
+        raise BadInput(f"--concurrency: must be at least 1, got {concurrency}")
+    settings = settings_from(**services)
+    Store(settings.database_url)  # refuses to start against a database that is behind
+    if gpus is not None:
+        sys.exit(run_gpu_workers(parse_gpus(gpus), queues, loglevel))
+    share = threads or settings.torch_threads or max(1, usable_cores() // concurrency)
+    os.environ["MNISTGRID_TORCH_THREADS"] = str(share)
+    run_celery_worker(settings, queues, concurrency, pool, name, loglevel)
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (a container's cpuset, not the whole host)."""
+    return len(os.sched_getaffinity(0))
+
+
+def parse_gpus(text: str) -> list[str]:
+    gpus = [part.strip() for part in text.split(",") if part.strip()]
+    if not gpus or not all(g.isdigit() for g in gpus):
+        raise BadInput(f"--gpus: expected GPU indexes such as 0,1, got {text!r}")
+    return gpus
+
+
+def run_celery_worker(
+    settings: Settings, queues: str, concurrency: int, pool: str, name: str | None, loglevel: str
+) -> None:
+    # The worker's app reads the settings when imported: after the CLI's overrides are exported.
+    from workers.celery_app import app
+
+    argv = [
+        "worker",
+        "-Q",
+        queues,
+        "-c",
+        str(concurrency),
+        "-P",
+        pool,
+        "-E",
+        "-l",
+        loglevel,
+        "-n",
+        name or f"{queues.replace(',', '-')}-{os.getpid()}@%h",
+    ]
+    if filesystem_folder(settings.broker_url) is not None:
+        # Gossip, mingle and heartbeats are broadcasts: files nobody removes in this broker.
+        argv += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+    app.worker_main(argv)
+
+
+def worker_argv(name: str, queues: str, loglevel: str, *options: str) -> list[str]:
+    """The command line of one `mnistgrid worker` process with one training process."""
+    return [
+        sys.executable,
+        "-m",
+        "mnistgrid.cli",
+        "worker",
+        "-Q",
+        queues,
+        "-c",
+        "1",
+        "--name",
+        name,
+        "--loglevel",
+        loglevel,
+        *options,
+    ]
+
+
+def run_gpu_workers(gpus: list[str], queues: str, loglevel: str) -> int:
+    """One solo-pool process per GPU, pinned before it starts: CUDA cannot be forked."""
+    children = [
+        subprocess.Popen(
+            worker_argv(f"gpu{gpu}-{os.getpid()}@%h", queues, loglevel, "--pool", "solo"),
+            env={**os.environ, "CUDA_VISIBLE_DEVICES": gpu, "MNISTGRID_TORCH_THREADS": "1"},
+        )
+        for gpu in gpus
+    ]
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            child.send_signal(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, forward)
+    return max(child.wait() for child in children)

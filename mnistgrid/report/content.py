@@ -1,0 +1,370 @@
+"""What the report says, section by section, as blocks (see document.py)."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Mapping
+
+from mnistgrid.report.confusion import Confusion, Unavailable
+from mnistgrid.report.document import (
+    Block,
+    Bullets,
+    FileLink,
+    Heading,
+    Image,
+    Notice,
+    Paragraph,
+    Table,
+)
+from mnistgrid.report.gather import FAILED, FAMILIES, UNFINISHED, JobResult, SweepData
+from mnistgrid.report.paths import CSV
+from mnistgrid.report.summary import (
+    FamilyBest,
+    LossBest,
+    Spread,
+    digit_order,
+    gap_verdicts,
+    per_digit,
+    several_seeds,
+)
+
+
+def report_blocks(
+    data: SweepData,
+    bests: list[FamilyBest],
+    loss_bests: list[LossBest],
+    confusions: Mapping[str, Confusion | Unavailable],
+    figures: Mapping[str, str],
+) -> list[Block]:
+    """Plots first: the headline, then each figure with the table that gives its numbers."""
+    return [
+        *overview(data),
+        *headline(data, bests, figures),
+        *figure_section("Learning curves", figures, "curves", CURVES_TEXT),
+        *figure_section("Learning-rate sensitivity", figures, "lr_sensitivity", LR_TEXT),
+        *loss_section(loss_bests, figures),
+        *digit_section(data, bests, confusions, figures),
+        *cost_section(data, figures),
+        *problem_section(data),
+        Heading("Every job"),
+        FileLink(
+            CSV, f"One row per job ({len(data.jobs)} rows), with its configuration and outcome"
+        ),
+    ]
+
+
+CURVES_TEXT = (
+    "Validation accuracy after each epoch, one panel per model and loss, one line per "
+    "learning rate (the mean over seeds, with a band from the lowest to the highest seed where "
+    "there are several). Dashed lines: the pixel-similarity baselines."
+)
+LR_TEXT = (
+    "Final validation accuracy against the learning rate. Diverged runs are marked with a red x "
+    "at the bottom of their panel, at their learning rate; they are not left out."
+)
+
+
+def title(data: SweepData) -> str:
+    return f"Sweep {data.sweep.name}"
+
+
+def overview(data: SweepData) -> list[Block]:
+    sweep = data.sweep
+    counts = ", ".join(f"{n} {status}" for status, n in sweep.counts.items() if n)
+    made = f"{data.made_at:%Y-%m-%d %H:%M:%S} UTC"
+    ended = f", finished {sweep.finished_at:%Y-%m-%d %H:%M}" if sweep.finished_at else ""
+    blocks: list[Block] = [
+        Paragraph(
+            f"Sweep id {sweep.sweep_id}, status **{sweep.status}**: {len(data.jobs)} jobs "
+            f"({counts or 'none'}). Created {sweep.created_at:%Y-%m-%d %H:%M}{ended}; this report "
+            f"was made {made}."
+        ),
+        Paragraph(task_text(data)),
+    ]
+    if not data.finished or sweep.status in UNFINISHED:
+        waiting = {s: sum(j.status == s for j in data.jobs) for s in UNFINISHED}
+        blocks.insert(
+            0,
+            Notice(
+                "this sweep was **not finished** when this report was made: "
+                f"{waiting['running']} running and {waiting['queued']} queued jobs. Their "
+                "figures are the epochs stored so far; make the report again when the sweep has "
+                "ended."
+            ),
+        )
+    elif sweep.status == "cancelled":
+        blocks.insert(0, Notice("this sweep was **cancelled**: some jobs never ran."))
+    return blocks
+
+
+def task_text(data: SweepData) -> str:
+    if not data.jobs:
+        return "The sweep has no jobs."
+    spec = data.jobs[0].spec.data
+    task = (
+        "all ten digits"
+        if spec.digits is None
+        else f"digits {spec.digits[0]} against {spec.digits[1]} (a two-class task)"
+    )
+    valid = (
+        "the MNIST test split"
+        if spec.valid == "test"
+        else f"{spec.valid:.0%} of the training split (split seed {spec.split_seed})"
+    )
+    scaled = "standardised pixels" if spec.normalize else "pixels scaled to [0, 1]"
+    return f"Task: {task}; validated on {valid}; {scaled}."
+
+
+def headline(data: SweepData, bests: list[FamilyBest], figures: Mapping[str, str]) -> list[Block]:
+    blocks: list[Block] = [Heading("Headline")]
+    if not bests:
+        return blocks + [Paragraph("No job has a validation accuracy yet.")]
+    rows = tuple(
+        (
+            b.family,
+            acc(b.job.best_acc),
+            acc(b.mean_class_acc),
+            seeds_text(b.seeds),
+            b.job.config_label,
+            str(b.job.best_epoch or ""),
+            seconds(b.job.seconds),
+            b.reference_text,
+            f"#{b.job.job_id}" + ("" if b.job.status == "succeeded" else f" ({b.job.status})"),
+        )
+        for b in bests
+    )
+    header = (
+        "family",
+        "best accuracy",
+        "mean per-class accuracy",
+        "over seeds",
+        "configuration",
+        "peak epoch",
+        "training seconds",
+        "source post",
+        "job",
+    )
+    blocks += [
+        Paragraph(
+            "Each family's best job by validation accuracy, the epoch where it peaked, "
+            "and the figure the source posts report for the same model."
+        ),
+        Table(header, rows, (False, True, True, False, False, True, True, False, False)),
+    ]
+    if several_seeds(data):
+        verdicts = gap_verdicts(bests)
+        blocks += (
+            [
+                Paragraph("Gaps between families against the spread over seeds:"),
+                Bullets(tuple(verdicts)),
+            ]
+            if verdicts
+            else []
+        )
+    else:
+        blocks.append(
+            Paragraph(
+                "Each configuration ran with one seed, so there is no spread "
+                "over seeds to weigh the gaps between families against."
+            )
+        )
+    return blocks + image(figures, "headline", "best accuracy per family")
+
+
+def figure_section(name: str, figures: Mapping[str, str], key: str, text: str) -> list[Block]:
+    return [Heading(name), Paragraph(text), *image(figures, key, name)]
+
+
+def loss_section(bests: list[LossBest], figures: Mapping[str, str]) -> list[Block]:
+    blocks: list[Block] = [Heading("Loss comparison")]
+    if not bests:
+        return blocks + [Paragraph("No trained job has an accuracy yet.")]
+    rows = tuple(
+        (b.model, b.loss, acc(b.acc.mean), seeds_text(b.acc), b.group.first.config_label)
+        for b in bests
+    )
+    header = ("model", "loss", "best accuracy", "over seeds", "best configuration")
+    return blocks + [
+        Paragraph(
+            "For each model, the best accuracy each loss reached at its best learning "
+            "rate (the mean over seeds of that configuration)."
+        ),
+        *image(figures, "losses", "loss comparison"),
+        Table(header, rows, (False, False, True, False, False)),
+    ]
+
+
+def digit_section(
+    data: SweepData,
+    bests: list[FamilyBest],
+    confusions: Mapping[str, Confusion | Unavailable],
+    figures: Mapping[str, str],
+) -> list[Block]:
+    blocks: list[Block] = [Heading("Per-digit accuracy")]
+    if not bests:
+        return blocks + [Paragraph("No job has a validation accuracy yet.")]
+    digits = [data.classes[i] for i in digit_order(data.classes)]
+    rows = []
+    for b in bests:
+        values = per_digit(b.job, data.classes)
+        rows.append(
+            (
+                b.family,
+                f"#{b.job.job_id}",
+                str(b.job.best_row.epoch) if b.job.best_row else "",
+                *(acc(values.get(d)) for d in digits),
+            )
+        )
+    header = ("family", "job", "epoch", *(f"digit {d}" for d in digits))
+    blocks += [
+        Paragraph(
+            "Accuracy on each digit of each family's best job, at its best epoch, as "
+            "the workers stored it."
+        ),
+        Table(header, tuple(rows), (False, False, True, *([True] * len(digits)))),
+        *image(figures, "per_digit", "per-digit accuracy"),
+        Heading("Confusion matrices", 3),
+    ]
+    return blocks + confusion_notes(data, bests, confusions, figures)
+
+
+def confusion_notes(
+    data: SweepData,
+    bests: list[FamilyBest],
+    confusions: Mapping[str, Confusion | Unavailable],
+    figures: Mapping[str, str],
+) -> list[Block]:
+    """Where each matrix came from, and how it agrees with the stored per-digit accuracy."""
+    notes = []
+    for b in bests:
+        found = confusions.get(b.family)
+        if isinstance(found, Confusion):
+            notes.append(
+                f"{b.family} (#{b.job.job_id}): from {found.source}; {agreement(b.job, found)}."
+            )
+        else:
+            reason = found.reason if found else "not computed"
+            notes.append(f"{b.family} (#{b.job.job_id}): no matrix, {reason}.")
+    blocks: list[Block] = [
+        Paragraph(
+            "The store keeps per-digit accuracy, not predictions, so a matrix is only "
+            "shown where the predictions could be made again: the baseline from the data "
+            "(its class means), a trained job from its stored checkpoint."
+        ),
+        Bullets(tuple(notes)),
+    ]
+    return blocks + image(figures, "confusion", "confusion matrices")
+
+
+def agreement(job: JobResult, confusion: Confusion) -> str:
+    """Compare the recomputed per-class accuracy with the stored epoch it stands for."""
+    if confusion.epoch is None:
+        row = job.best_row
+    else:
+        row = next((r for r in job.epochs if r.epoch == confusion.epoch), None)
+    if row is None:
+        return "no stored epoch to compare it with"
+    pairs = [
+        (a, b)
+        for a, b in zip(confusion.per_class_acc(), row.per_class_acc, strict=False)
+        if math.isfinite(a) and math.isfinite(b)
+    ]
+    worst = max((abs(a - b) for a, b in pairs), default=0.0)
+    verdict = "agrees with" if worst < 1e-4 else f"differs (by up to {worst:.4f}) from"
+    return f"its per-digit accuracy {verdict} the stored epoch {row.epoch}"
+
+
+def cost_section(data: SweepData, figures: Mapping[str, str]) -> list[Block]:
+    rows = []
+    for family in FAMILIES:
+        jobs = [j for j in data.of_family(family) if j.seconds is not None]
+        if not jobs:
+            continue
+        secs = [j.seconds for j in jobs]
+        best = max(
+            (j for j in jobs if j.best_acc is not None), key=lambda j: j.best_acc, default=None
+        )
+        rows.append(
+            (
+                family,
+                str(len(jobs)),
+                seconds(sum(secs)),
+                seconds(statistics.median(secs)),
+                acc(best.best_acc) if best else "",
+                seconds(best.seconds) if best else "",
+            )
+        )
+    header = (
+        "family",
+        "jobs",
+        "total seconds",
+        "median seconds per job",
+        "best accuracy",
+        "seconds of the best job",
+    )
+    return [
+        Heading("Cost"),
+        Paragraph("Training seconds per job (the sum of its epochs) against its best accuracy."),
+        *image(figures, "cost", "training seconds against accuracy"),
+        Table(header, tuple(rows), (False, True, True, True, True, True)),
+    ]
+
+
+def problem_section(data: SweepData) -> list[Block]:
+    blocks: list[Block] = [Heading("Failed, diverged and unfinished jobs")]
+    bad = [j for j in data.jobs if j.status in FAILED]
+    if bad:
+        rows = tuple(
+            (
+                f"#{j.job_id}",
+                j.config_label + ("" if j.seed is None else f" seed={j.seed}"),
+                j.status,
+                str(j.epochs[-1].epoch if j.epochs else 0),
+                acc(j.best_acc),
+                j.error or ("the loss became NaN or infinite" if j.status == "diverged" else ""),
+            )
+            for j in bad
+        )
+        header = ("job", "configuration", "status", "epochs stored", "best accuracy", "error")
+        blocks.append(Table(header, rows, (False, False, False, True, True, False)))
+    else:
+        blocks.append(Paragraph("No job failed, diverged or was cancelled."))
+    waiting = [j for j in data.jobs if j.status in UNFINISHED]
+    if waiting:
+        rows = tuple(
+            (
+                f"#{j.job_id}",
+                j.config_label + ("" if j.seed is None else f" seed={j.seed}"),
+                f"**{j.status}** when the report was made",
+                str(len(j.epochs)),
+                acc(j.epochs[-1].valid_acc if j.epochs else None),
+            )
+            for j in waiting
+        )
+        header = ("job", "configuration", "status", "epochs stored", "last accuracy")
+        blocks += [
+            Heading("Still running or queued", 3),
+            Table(header, rows, (False, False, False, True, True)),
+        ]
+    return blocks
+
+
+def image(figures: Mapping[str, str], key: str, alt: str) -> list[Block]:
+    return [Image(figures[key], alt)] if key in figures else []
+
+
+def acc(value: float | None) -> str:
+    return "" if value is None or not math.isfinite(value) else f"{value:.4f}"
+
+
+def seconds(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:.2f}" if value < 10 else f"{value:,.1f}"
+
+
+def seeds_text(s: Spread) -> str:
+    if s.n < 2:
+        return "1 seed"
+    return f"{s.mean:.4f} ({s.low:.4f}-{s.high:.4f}, {s.n} seeds)"

@@ -1,0 +1,138 @@
+"""Learning curves: validation accuracy per epoch, a panel per model x loss, a line per lr.
+
+Seeds of one configuration are drawn as their mean with a band from the lowest to the highest
+seed. All lines of a panel are one LineCollection: a 1,000-job sweep stays a handful of artists.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.collections import LineCollection, PolyCollection
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
+
+from mnistgrid.report.figures.panels import Panel, baseline_lines, trained_panels
+from mnistgrid.report.figures.style import (
+    DIVERGED_COLOR,
+    FAMILY_COLORS,
+    LrColors,
+    accuracy_floor,
+)
+from mnistgrid.report.gather import JobResult, SweepData
+from mnistgrid.report.summary import config_groups
+
+
+def seed_curves(jobs: tuple[JobResult, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Epochs and (3, epochs) rows of mean, lowest and highest accuracy over the seeds. An epoch
+    that some seeds never reached (a diverged or unfinished run) uses the seeds that did. The
+    epoch a run diverged in is left out here: it is marked with its own red x instead of
+    pulling the mean of the healthy seeds down to chance."""
+    table: dict[int, list[float]] = {}
+    for job in jobs:
+        rows = job.epochs[:-1] if job.status == "diverged" else job.epochs
+        for row in rows:
+            if row.valid_acc is not None:
+                table.setdefault(row.epoch, []).append(row.valid_acc)
+    epochs = sorted(table)
+    stats = [(sum(v) / len(v), min(v), max(v)) for v in (table[e] for e in epochs)]
+    return np.array(epochs, dtype=float), np.array(stats, dtype=float).reshape(-1, 3).T
+
+
+def plot_curves(data: SweepData) -> Figure:
+    lrs = sorted({j.lr for j in data.jobs if j.lr is not None})
+    colors = LrColors(lrs)
+    fig, panels = trained_panels(data, width=12, height=3.4)
+    if not panels:
+        return fig
+    drawn = [draw_panel(panel, colors) for panel in panels]
+    floor = accuracy_floor([acc for plotted, _ in drawn for acc in plotted])
+    for panel, (_, ends) in zip(panels, drawn, strict=True):
+        baseline_lines(panel.ax, data, label=False)
+        if ends:  # at the bottom when they fell below it: marked, not dropped
+            x, y = zip(*ends, strict=True)
+            panel.ax.plot(
+                x,
+                [max(a, floor) for a in y],
+                "x",
+                color=DIVERGED_COLOR,
+                markersize=8,
+                mew=2,
+                clip_on=False,
+            )
+        panel.ax.set_ylim(floor, 1.0)
+        panel.ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        panel.ax.set_xlabel("epoch")
+        if panel.ax.get_subplotspec().is_first_col():
+            panel.ax.set_ylabel("validation accuracy")
+    fig.legend(
+        handles=legend_handles(data, lrs, colors), loc="outside right upper", title="learning rate"
+    )
+    fig.suptitle("Learning curves (validation accuracy per epoch)")
+    return fig
+
+
+def draw_panel(panel: Panel, colors: LrColors) -> tuple[list[float], list[tuple[int, float]]]:
+    """Draw the panel's lines and bands; returns the accuracies of runs that did not diverge
+    (they set the y range) and the last epoch of each diverged run."""
+    segments, segment_colors, bands, band_colors, ends = [], [], [], [], []
+    plotted: list[float] = []
+    for group in config_groups(panel.jobs):
+        epochs, stats = seed_curves(group.jobs)
+        if not len(epochs):
+            continue
+        color = colors(group.first.lr)
+        segments.append(np.column_stack([epochs, stats[0]]))
+        segment_colors.append(color)
+        if len(group.jobs) > 1:
+            bands.append(
+                np.concatenate(
+                    [
+                        np.column_stack([epochs, stats[2]]),
+                        np.column_stack([epochs[::-1], stats[1][::-1]]),
+                    ]
+                )
+            )
+            band_colors.append(color)
+        if any(j.status != "diverged" for j in group.jobs):
+            plotted += stats[0].tolist()
+        ends += [
+            (j.epochs[-1].epoch, j.epochs[-1].valid_acc)
+            for j in group.jobs
+            if j.status == "diverged" and j.epochs
+        ]
+    ax = panel.ax
+    if bands:
+        ax.add_collection(PolyCollection(bands, facecolors=band_colors, alpha=0.2, linewidths=0))
+    if segments:
+        ax.add_collection(LineCollection(segments, colors=segment_colors, linewidths=1.5))
+        ax.autoscale_view()
+    return plotted, ends
+
+
+def legend_handles(data: SweepData, lrs: list[float], colors: LrColors) -> list:
+    handles: list = [Line2D([], [], color=colors(lr), lw=2, label=f"lr={lr:g}") for lr in lrs]
+    for family in ("baseline mae", "baseline mse"):
+        accs = [j.best_acc for j in data.of_family(family) if j.best_acc is not None]
+        if accs:
+            handles.append(
+                Line2D(
+                    [], [], color=FAMILY_COLORS[family], ls="--", label=f"{family} {max(accs):.3f}"
+                )
+            )
+    if any(len(g.jobs) > 1 for g in config_groups(data.jobs)):
+        handles.append(Patch(color="grey", alpha=0.3, label="range over seeds"))
+    if any(j.status == "diverged" for j in data.jobs):
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color=DIVERGED_COLOR,
+                marker="x",
+                ls="none",
+                mew=2,
+                label="diverged (last epoch)",
+            )
+        )
+    return handles

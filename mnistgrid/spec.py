@@ -1,0 +1,134 @@
+"""What one training job is: frozen, validated specs that everything downstream trusts.
+
+The ground floor's vocabulary: the grid file (orchestrator) and `mnistgrid train` (CLI) both end
+here, so a job means the same thing whichever door it came through. Imports only pydantic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Model = Literal["baseline", "linear", "mlp"]
+Loss = Literal["mnist_loss", "softmax_mse", "cross_entropy"]
+Activation = Literal["sigmoid", "relu"]
+Distance = Literal["mae", "mse"]
+Gradient = Literal["autograd", "manual"]
+Device = Literal["auto", "cpu", "cuda"]
+
+MAX_EPOCHS = 1000
+MAX_BATCH_SIZE = 60_000
+MAX_HIDDEN = 4096
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DataSpec(Frozen):
+    """Which examples a job sees: all ten digits or a pair, and where validation comes from."""
+
+    # None: all ten digits. A pair (a, b): binary, label 1 for `a` and 0 for `b`, as the posts.
+    digits: tuple[int, int] | None = None
+    # "test": validate on the test split (post 1). A number: that fraction of the training split,
+    # drawn with `split_seed` (the 4-vs-8 post's SubsetRandomSampler).
+    valid: str | float = "test"
+    split_seed: int = 42
+    # Standardise pixels with the training split's mean and std (post 3: 0.1307 / 0.3081).
+    normalize: bool = False
+
+    @field_validator("digits", mode="before")
+    @classmethod
+    def _two_distinct_digits(cls, pair: object) -> object:
+        if pair is None:
+            return None
+        digits = list(pair) if isinstance(pair, list | tuple) else [pair]
+        valid = all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 9 for d in digits)
+        if len(digits) != 2 or not valid or digits[0] == digits[1]:
+            raise ValueError(f"must be a pair of two distinct digits 0-9, got {pair!r}")
+        return tuple(digits)
+
+    @field_validator("valid", mode="before")
+    @classmethod
+    def _test_or_fraction(cls, valid: object) -> object:
+        is_number = isinstance(valid, int | float) and not isinstance(valid, bool)
+        if valid != "test" and not (is_number and 0.0 < valid < 1.0):
+            raise ValueError(f"must be 'test' or a fraction between 0 and 1, got {valid!r}")
+        return valid
+
+    @property
+    def n_classes(self) -> int:
+        return 10 if self.digits is None else 2
+
+    @property
+    def classes(self) -> tuple[int, ...]:
+        """The digit each class index stands for: 0..9, or for a pair (a, b) it is (b, a),
+        since the posts label the first digit of a pair 1 and the second 0."""
+        return tuple(range(10)) if self.digits is None else (self.digits[1], self.digits[0])
+
+
+class JobSpec(Frozen):
+    """One training job. `baseline` ignores loss, lr and the rest: it has no training."""
+
+    model: Model
+    loss: Loss = "cross_entropy"
+    lr: float = 1.0
+    distance: Distance = "mse"
+    hidden: int = Field(default=64, ge=1, le=MAX_HIDDEN)
+    activation: Activation = "sigmoid"
+    init_std: float = Field(default=1.0, gt=0)
+    seed: int = Field(default=0, ge=0)
+    epochs: int = Field(default=40, ge=1, le=MAX_EPOCHS)
+    batch_size: int = Field(default=256, ge=1, le=MAX_BATCH_SIZE)
+    gradient: Gradient = "autograd"
+    device: Device = "auto"
+    data: DataSpec = DataSpec()
+
+    @field_validator("lr", "init_std")
+    @classmethod
+    def _finite_positive(cls, value: float) -> float:
+        if not math.isfinite(value) or value <= 0:
+            raise ValueError(f"must be a finite positive number, got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _manual_gradient_is_linear_cross_entropy(self) -> JobSpec:
+        if self.gradient == "manual" and (self.model, self.loss) != ("linear", "cross_entropy"):
+            raise ValueError("gradient 'manual' exists only for model linear, loss cross_entropy")
+        return self
+
+    def canonical(self) -> dict[str, object]:
+        """The fields that change the result; baseline drops the ones it never reads."""
+        fields = self.model_dump(mode="json")
+        if self.model == "baseline":
+            return {"model": "baseline", "distance": self.distance, "data": fields["data"]}
+        del fields["distance"]
+        if self.model == "linear":
+            del fields["hidden"], fields["activation"]
+        return fields
+
+    def key(self) -> str:
+        """A deterministic id of the configuration: equal specs get equal keys."""
+        text = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def shape_key(self) -> str:
+        """Equal for jobs that can train as one stack: everything but lr and seed agrees."""
+        fields = self.canonical()
+        fields.pop("lr", None), fields.pop("seed", None)
+        return json.dumps(fields, sort_keys=True, separators=(",", ":"))
+
+    def shape_label(self) -> str:
+        """The model as the report names it: `baseline mse`, `linear`, `mlp64-sigmoid`."""
+        if self.model == "baseline":
+            return f"baseline {self.distance}"
+        return f"mlp{self.hidden}-{self.activation}" if self.model == "mlp" else "linear"
+
+    def label(self) -> str:
+        if self.model == "baseline":
+            return self.shape_label()
+        return f"{self.shape_label()} {self.loss} lr={self.lr:g} seed={self.seed}"
