@@ -34,6 +34,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from db.records import JOB_STATUSES
 
 SWEEP_STATUSES = ("queued", "running", "finished", "cancelled")
+# What became of the report a finished sweep asked for; NULL before it asked.
+REPORT_STATUSES = ("requested", "written", "failed")
 UNFINISHED_JOB_STATUSES = ("queued", "running")
 
 # The kind column next to a loss: NULL when there is no loss at all (the baseline).
@@ -115,7 +117,15 @@ class Base(DeclarativeBase):
 
 class SweepModel(Base):
     __tablename__ = "sweeps"
-    __table_args__ = (_in_check("status", SWEEP_STATUSES),)
+    __table_args__ = (
+        _in_check("status", SWEEP_STATUSES),
+        CheckConstraint(
+            "report_status IS NULL OR report_status IN ("
+            + ", ".join(f"'{s}'" for s in REPORT_STATUSES)
+            + ")",
+            name="report_status",
+        ),
+    )
 
     sweep_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
@@ -124,6 +134,10 @@ class SweepModel(Base):
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    report_status: Mapped[str | None] = mapped_column(String(16))
+    # When the report was asked for, taken up by a worker, or ended.
+    report_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    report_error: Mapped[str | None] = mapped_column(Text)
 
 
 class JobModel(Base):
@@ -133,6 +147,8 @@ class JobModel(Base):
         UniqueConstraint("sweep_id", "key"),
         # Counts per status (`list_sweeps`) and the reconcile's "unfinished jobs of a sweep".
         Index(None, "sweep_id", "status"),
+        # The reconcile's scan of every sweep for expired leases and long-queued jobs.
+        Index(None, "status", "heartbeat_at"),
         _in_check("status", JOB_STATUSES),
     )
 
@@ -148,6 +164,9 @@ class JobModel(Base):
     attempts: Mapped[int] = mapped_column(Integer)
     worker: Mapped[str | None] = mapped_column(String(255))
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When its latest task message was sent: a queued job's message is lost once this is old
+    # and its queue is empty.
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     device: Mapped[str | None] = mapped_column(String(64))
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -43,6 +43,11 @@ class SweepInfo:
     finished_at: datetime | None
     # Jobs per status, every status present (zero when none).
     counts: Mapping[str, int] = field(default_factory=dict)
+    # The report a finished sweep asked a worker for: None (not asked), requested, written or
+    # failed (with its error); `report_at` is when that state began.
+    report_status: str | None = None
+    report_at: datetime | None = None
+    report_error: str | None = None
 
     @property
     def n_jobs(self) -> int:
@@ -81,6 +86,7 @@ class JobInfo:
     attempts: int
     worker: str | None
     heartbeat_at: datetime | None
+    sent_at: datetime | None
     device: str | None
     started_at: datetime | None
     finished_at: datetime | None
@@ -94,6 +100,13 @@ class JobInfo:
     # The full JobSpec as stored; `JobSpec.model_validate(params)` gives it back.
     params: Mapping[str, Any]
     run_info: Mapping[str, Any] | None
+
+    def lease_expired(self, lease_seconds: float, now: datetime) -> bool:
+        """Running, but its worker has not written for `lease_seconds`: it was lost, and the
+        reconcile sends the job again."""
+        if self.status != "running" or self.heartbeat_at is None:
+            return False
+        return (now - self.heartbeat_at).total_seconds() > lease_seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +126,34 @@ class Claim:
     spec: Mapping[str, Any]
     checkpoint: Checkpoint | None
     group_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LostJob:
+    """A running job whose lease expired, taken over by this reconcile: `requeued` (to send
+    again) or `failed` (it had used up its attempts)."""
+
+    job_id: int
+    sweep_id: int
+    worker: str | None
+    attempts: int
+    requeued: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TakeOver:
+    """What `take_over_lost_jobs` did: the jobs it took, and the sweeps whose last job it
+    failed (their reports are to be asked for)."""
+
+    lost: tuple[LostJob, ...]
+    sweeps_ended: tuple[int, ...]
+
+    def requeued_by_sweep(self) -> dict[int, list[int]]:
+        by_sweep: dict[int, list[int]] = {}
+        for job in self.lost:
+            if job.requeued:
+                by_sweep.setdefault(job.sweep_id, []).append(job.job_id)
+        return by_sweep
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,9 @@ def sweep_info(sweep: SweepModel, counts: Mapping[str, int]) -> SweepInfo:
         status=sweep.status,
         created_at=sweep.created_at,
         finished_at=sweep.finished_at,
+        report_status=sweep.report_status,
+        report_at=sweep.report_at,
+        report_error=sweep.report_error,
         counts=dict(counts),
     )
 

@@ -20,6 +20,7 @@ import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
@@ -33,6 +34,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -66,9 +68,11 @@ from db.records import (
     EpochRow,
     Finished,
     JobInfo,
+    LostJob,
     NewJob,
     SweepCreated,
     SweepInfo,
+    TakeOver,
 )
 from db.rows import (
     EPOCH_COLUMNS,
@@ -212,6 +216,12 @@ class Store:
             for row in rows:
                 row["sweep_id"] = sweep_id
             session.execute(insert(JobModel.__table__), rows)
+            # Their messages are sent right after this commits.
+            session.execute(
+                update_rows(JobModel)
+                .where(JobModel.sweep_id == sweep_id)
+                .values(sent_at=self._now())
+            )
         return SweepCreated(sweep_id, name, created=True)
 
     @_retrying
@@ -287,7 +297,12 @@ class Store:
                     ),
                 )
                 .values(
-                    status="queued", worker=None, heartbeat_at=None, finished_at=None, error=None
+                    status="queued",
+                    worker=None,
+                    heartbeat_at=None,
+                    finished_at=None,
+                    error=None,
+                    sent_at=self._now(),
                 )
                 .returning(JobModel.job_id)
             ).all()
@@ -296,10 +311,11 @@ class Store:
 
     def _reopen_sweep(self, session: Session, sweep_id: int) -> None:
         counts = status_counts(session, sweep_id)
+        reopened = {"finished_at": None, "report_status": None, "report_error": None}
         if counts["running"]:
-            values: dict[str, Any] = {"status": "running", "finished_at": None}
+            values: dict[str, Any] = {"status": "running", **reopened}
         elif counts["queued"]:
-            values = {"status": "queued", "finished_at": None}
+            values = {"status": "queued", **reopened}
         else:  # nothing left to run: every job succeeded or diverged
             values = {
                 "status": "finished",
@@ -309,28 +325,135 @@ class Store:
             update_rows(SweepModel).where(SweepModel.sweep_id == sweep_id).values(**values)
         )
 
-    @_retrying
-    def stale_jobs(self, sweep_id: int, lease_seconds: float) -> list[int]:
-        """Jobs with no live lease: every queued job, and running jobs whose lease expired.
+    # -- healing: what a dead worker or a lost message left behind ----------------------------
 
-        A queued job whose message still waits in the broker is listed too; the reconcile
-        that re-sends these must allow for that (a duplicate delivery is harmless, though).
+    @_retrying
+    def take_over_lost_jobs(
+        self, lease_seconds: float, max_attempts: int, sweep_id: int | None = None
+    ) -> TakeOver:
+        """Take every running job whose lease expired (of one sweep, or of all): back to
+        `queued`, to be sent again, or `failed` once it was started `max_attempts` times.
+
+        Safe when many reconcilers run at once: the rows are locked as they are read
+        (PostgreSQL; SQLite holds its write lock from BEGIN), and the update checks the lease
+        again, so each lost job is taken by exactly one caller.
         """
+        where = [JobModel.status == "running", ~self._lease_live(lease_seconds)]
+        if sweep_id is not None:
+            where.append(JobModel.sweep_id == sweep_id)
+        with self._write() as session:
+            found = session.execute(
+                select(JobModel.job_id, JobModel.sweep_id, JobModel.worker, JobModel.attempts)
+                .where(*where)
+                .order_by(JobModel.job_id)
+                .with_for_update(skip_locked=True)
+            ).all()
+            lost = [
+                LostJob(row.job_id, row.sweep_id, row.worker, row.attempts, requeued=False)
+                for row in found
+            ]
+            lost = [self._take_over(session, job, max_attempts) for job in lost]
+            failed_in = sorted({job.sweep_id for job in lost if not job.requeued})
+            ended = [s for s in failed_in if self._finish_sweep_if_done(session, s)]
+            return TakeOver(tuple(lost), tuple(ended))
+
+    def _take_over(self, session: Session, job: LostJob, max_attempts: int) -> LostJob:
+        still_lost = [
+            JobModel.job_id == job.job_id,
+            JobModel.status == "running",
+            JobModel.worker == job.worker,
+        ]
+        if job.attempts < max_attempts:
+            session.execute(
+                update_rows(JobModel)
+                .where(*still_lost)
+                .values(status="queued", worker=None, heartbeat_at=None, sent_at=self._now())
+            )
+            return replace(job, requeued=True)
+        error = (
+            f"its worker was lost {job.attempts} times (last {job.worker}); gave up after "
+            f"{max_attempts} attempts (MNISTGRID_MAX_ATTEMPTS)"
+        )
+        session.execute(
+            update_rows(JobModel)
+            .where(*still_lost)
+            .values(status="failed", finished_at=self._now(), error=error)
+        )
+        return job
+
+    @_retrying
+    def queued_jobs_sent_before(
+        self, seconds: float, sweep_id: int | None = None
+    ) -> list[JobInfo]:
+        """Queued jobs whose latest message was sent more than `seconds` ago: lost, if no
+        message for them can still be waiting in the broker (the caller checks the queues)."""
+        where = and_(
+            JobModel.status == "queued",
+            or_(JobModel.sent_at.is_(None), JobModel.sent_at < self._ago(seconds)),
+            JobModel.sweep_id == sweep_id if sweep_id is not None else true(),
+        )
         with self._read() as session:
-            return list(
-                session.scalars(
-                    select(JobModel.job_id)
-                    .where(
-                        JobModel.sweep_id == sweep_id,
-                        or_(
-                            JobModel.status == "queued",
-                            and_(
-                                JobModel.status == "running",
-                                ~self._lease_live(lease_seconds),
-                            ),
-                        ),
-                    )
-                    .order_by(JobModel.job_id)
+            return [JobInfo(*row) for row in session.connection().execute(job_select(where))]
+
+    @_retrying
+    def mark_sent_again(self, job_ids: Iterable[int], seconds: float) -> list[int]:
+        """Stamp these queued jobs as sent now, those whose message is still older than
+        `seconds`; returns them. Of several reconcilers, only the one that gets an id back
+        sends it."""
+        ids = sorted(set(job_ids))
+        if not ids:
+            return []
+        with self._write() as session:
+            marked = session.scalars(
+                update_rows(JobModel)
+                .where(
+                    JobModel.job_id.in_(ids),
+                    JobModel.status == "queued",
+                    or_(JobModel.sent_at.is_(None), JobModel.sent_at < self._ago(seconds)),
+                )
+                .values(sent_at=self._now())
+                .returning(JobModel.job_id)
+            ).all()
+            return sorted(marked)
+
+    @_retrying
+    def reports_requested_before(self, seconds: float, sweep_id: int | None = None) -> list[int]:
+        """Finished sweeps whose report was asked for (or taken up) more than `seconds` ago
+        and never ended: its request or its writer was lost."""
+        where = [
+            SweepModel.report_status == "requested",
+            SweepModel.report_at < self._ago(seconds),
+        ]
+        if sweep_id is not None:
+            where.append(SweepModel.sweep_id == sweep_id)
+        with self._read() as session:
+            return list(session.scalars(select(SweepModel.sweep_id).where(*where)))
+
+    @_retrying
+    def mark_report_requested(self, sweep_id: int, older_than: float | None = None) -> bool:
+        """Stamp the sweep's report as asked for now (a worker takes it up, or a reconcile
+        asks again). With `older_than`, only if the last stamp is older: of several
+        reconcilers, the one that gets True sends the request."""
+        where = [SweepModel.sweep_id == sweep_id, SweepModel.report_status == "requested"]
+        if older_than is not None:
+            where.append(SweepModel.report_at < self._ago(older_than))
+        with self._write() as session:
+            result = session.execute(
+                update_rows(SweepModel).where(*where).values(report_at=self._now())
+            )
+            return result.rowcount == 1
+
+    @_retrying
+    def end_report(self, sweep_id: int, error: str | None = None) -> None:
+        """The sweep's report was written, or failed with `error`: what `--wait` tells."""
+        with self._write() as session:
+            session.execute(
+                update_rows(SweepModel)
+                .where(SweepModel.sweep_id == sweep_id)
+                .values(
+                    report_status="failed" if error else "written",
+                    report_at=self._now(),
+                    report_error=error,
                 )
             )
 
@@ -462,7 +585,8 @@ class Store:
                     JobModel.status == "running",
                     JobModel.worker == worker,
                 )
-                .values(status="queued", worker=None, heartbeat_at=None)
+                # Its worker sends its message again right after this commits.
+                .values(status="queued", worker=None, heartbeat_at=None, sent_at=self._now())
             )
             return result.rowcount == 1
 
@@ -570,10 +694,18 @@ class Store:
         )
         if unfinished:
             return False
+        # The report is asked for in the same transaction: a worker that dies before sending
+        # the request leaves it `requested`, and the reconcile sends it.
         session.execute(
             update_rows(SweepModel)
             .where(SweepModel.sweep_id == sweep_id)
-            .values(status="finished", finished_at=self._now())
+            .values(
+                status="finished",
+                finished_at=self._now(),
+                report_status="requested",
+                report_at=self._now(),
+                report_error=None,
+            )
         )
         return True
 
@@ -650,12 +782,16 @@ class Store:
             return func.now()
         return literal(datetime.now(UTC), UTCDateTime())
 
-    def _lease_live(self, lease_seconds: float) -> ColumnElement[bool]:
+    def _ago(self, seconds: float) -> Any:
+        """`seconds` before now, on the clock `_now` uses."""
         if self._postgres:
-            cutoff: Any = func.now() - timedelta(seconds=lease_seconds)
-        else:
-            cutoff = datetime.now(UTC) - timedelta(seconds=lease_seconds)
-        return and_(JobModel.heartbeat_at.is_not(None), JobModel.heartbeat_at > cutoff)
+            return func.now() - timedelta(seconds=seconds)
+        return datetime.now(UTC) - timedelta(seconds=seconds)
+
+    def _lease_live(self, lease_seconds: float) -> ColumnElement[bool]:
+        return and_(
+            JobModel.heartbeat_at.is_not(None), JobModel.heartbeat_at > self._ago(lease_seconds)
+        )
 
     def _upsert(
         self,

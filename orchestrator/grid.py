@@ -12,6 +12,7 @@ import hashlib
 import itertools
 import json
 import math
+import stat
 import tomllib
 from pathlib import Path
 
@@ -113,6 +114,9 @@ class Grid(Strict):
         return hashlib.sha256(text.encode()).hexdigest()
 
 
+# Far more than any grid needs (the posts' comparison is 1 KB).
+MAX_GRID_BYTES = 1 << 20
+
 # The axes each model reads; the others do not multiply its jobs.
 AXES_OF: dict[str, tuple[str, ...]] = {
     "baseline": ("distance",),
@@ -122,14 +126,27 @@ AXES_OF: dict[str, tuple[str, ...]] = {
 
 
 def read_text(path: Path) -> str:
-    if path.is_dir():
-        raise BadInput(f"{path}: is a directory, not a grid file")
+    """The grid file's text. Only a regular file of at most MAX_GRID_BYTES is read: /dev/zero,
+    a FIFO or a huge file would otherwise be read forever, or into all the memory there is."""
     try:
-        raw = path.read_bytes()
+        info = path.stat()
     except FileNotFoundError:
         raise BadInput(f"{path}: no such grid file") from None
     except OSError as error:
         raise BadInput(f"{path}: cannot read: {error.strerror}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise BadInput(f"{path}: is a directory, not a grid file")
+    if not stat.S_ISREG(info.st_mode):
+        raise BadInput(f"{path}: not a regular file (a device, FIFO or socket), not a grid file")
+    if info.st_size > MAX_GRID_BYTES:
+        raise BadInput(f"{path}: {info.st_size:,} bytes; a grid file is at most 1 MiB")
+    try:
+        with path.open("rb") as file:
+            raw = file.read(MAX_GRID_BYTES + 1)  # it may have grown since the stat
+    except OSError as error:
+        raise BadInput(f"{path}: cannot read: {error.strerror}") from None
+    if len(raw) > MAX_GRID_BYTES:
+        raise BadInput(f"{path}: over 1 MiB; a grid file is at most 1 MiB")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as error:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
@@ -26,6 +27,17 @@ STATUS_STYLE = {
 }
 
 
+def status_text(
+    job: JobInfo, lease_seconds: float, now: datetime, with_worker: bool = False
+) -> str:
+    """The job's status as rich markup; a running job whose lease expired shows as lost (the
+    reconcile of a worker or watcher is sending it again)."""
+    if job.lease_expired(lease_seconds, now):
+        where = f" ({job.worker})" if with_worker else ""
+        return f"[bold red]lost{where}, re-sending[/]"
+    return f"[{STATUS_STYLE.get(job.status, 'white')}]{job.status}[/]"
+
+
 def config_label(job: JobInfo) -> str:
     return JobSpec.model_validate(job.params).label()
 
@@ -42,8 +54,9 @@ def watch(
     store: Store,
     sweep_id: int,
     console: Console,
+    lease_seconds: float,
     poll: float = 0.5,
-    on_poll: Callable[[int], None] | None = None,
+    on_poll: Callable[[int], object] | None = None,
 ) -> str:
     """Show progress until the sweep ends; returns its final status. `on_poll(sweep_id)` runs
     at every poll (the orchestrator re-sends lost jobs there)."""
@@ -64,7 +77,7 @@ def watch(
         while True:
             sweep = store.get_sweep(sweep_id)
             jobs = store.sweep_jobs(sweep_id)
-            update(progress, overall, bars, jobs)
+            update(progress, overall, bars, jobs, lease_seconds)
             if sweep.status in DONE:
                 return sweep.status
             if on_poll is not None:
@@ -72,15 +85,21 @@ def watch(
             time.sleep(poll)
 
 
-def update(progress: Progress, overall: TaskID, bars: dict[int, TaskID], jobs: list[JobInfo]):
+def update(
+    progress: Progress,
+    overall: TaskID,
+    bars: dict[int, TaskID],
+    jobs: list[JobInfo],
+    lease_seconds: float,
+) -> None:
+    now = datetime.now(UTC)
     for job in jobs:
         acc = f"acc {job.last_valid_acc:.4f}" if job.last_valid_acc is not None else ""
-        style = STATUS_STYLE.get(job.status, "white")
         progress.update(
             bars[job.job_id],
             completed=job.last_epoch or 0,
             acc=acc,
-            status=f"[{style}]{job.status}[/]",
+            status=status_text(job, lease_seconds, now, with_worker=True),
         )
     done = sum(j.status in TERMINAL_JOB_STATUSES for j in jobs)
     progress.update(overall, completed=done, status=f"{done}/{len(jobs)} jobs ended")

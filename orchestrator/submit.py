@@ -48,5 +48,6 @@ def submit_grid(
     sweep = store.create_sweep(name or grid.name, grid_json, grid.hash(), jobs, new=new)
     if not sweep.created:
         return Submitted(sweep.sweep_id, sweep.name, False, len(jobs), 0)
-    n_tasks = queue_jobs(app, store.sweep_jobs(sweep.sweep_id), grid.spec.train.time_limit)
+    jobs_of = store.sweep_jobs(sweep.sweep_id)
+    n_tasks = queue_jobs(app, jobs_of, sweep.name, grid.spec.train.time_limit)
     return Submitted(sweep.sweep_id, sweep.name, True, len(jobs), n_tasks)

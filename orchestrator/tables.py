@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from rich.table import Table
 
 from db.records import TERMINAL_JOB_STATUSES, JobInfo, SweepInfo
-from orchestrator.progress import STATUS_STYLE, config_label, epochs_of
+from orchestrator.progress import config_label, epochs_of, status_text
 
 
 def sweeps_table(sweeps: list[SweepInfo]) -> Table:
@@ -24,16 +26,17 @@ def sweeps_table(sweeps: list[SweepInfo]) -> Table:
     return table
 
 
-def jobs_table(title: str, jobs: list[JobInfo]) -> Table:
+def jobs_table(title: str, jobs: list[JobInfo], lease_seconds: float) -> Table:
+    """One row per job; a running job whose worker died shows as lost, with that worker."""
     table = Table(
         "job", "config", "status", "epoch", "accuracy", "best", "seconds", "worker", title=title
     )
+    now = datetime.now(UTC)
     for j in jobs:
-        style = STATUS_STYLE.get(j.status, "white")
         table.add_row(
             str(j.job_id),
             config_label(j),
-            f"[{style}]{j.status}[/]",
+            status_text(j, lease_seconds, now),
             f"{j.last_epoch or 0}/{epochs_of(j)}",
             fmt(j.last_valid_acc),
             fmt(j.best_acc),

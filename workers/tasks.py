@@ -17,9 +17,8 @@ from db.errors import DatabaseUnavailable
 from db.store import Store, shared_store
 from mnistgrid.core.learner import use_threads
 from mnistgrid.queue.publish import request_report, send_again
-from mnistgrid.queue.routing import TRAIN_TASK, queue_of
+from mnistgrid.queue.routing import TRAIN_TASK
 from mnistgrid.settings import load_settings
-from mnistgrid.spec import JobSpec
 from workers.celery_app import app
 from workers.job_runner import JobRunner, worker_name
 
@@ -59,8 +58,7 @@ def train_jobs(job_ids: list[int]) -> dict[str, object]:
     outcome = runner.run(job_ids)
     for sweep_id in outcome.sweeps_ended:
         # The report is a task of its own: a failure or a retry there never touches the jobs.
-        spec = JobSpec.model_validate(store().get_job(job_ids[0]).params)
-        request_report(app, sweep_id, queue_of(spec))
+        request_report(store(), app, sweep_id)
     if outcome.handed_back:
         # At once, for another worker to resume them from their checkpoints.
         sweep_id = store().get_job(outcome.handed_back[0]).sweep_id

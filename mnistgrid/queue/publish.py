@@ -14,7 +14,7 @@ from kombu.exceptions import OperationalError
 from db.records import JobInfo
 from db.store import Store
 from mnistgrid.errors import MnistgridError
-from mnistgrid.queue.routing import REPORT_TASK, TRAIN_TASK, queue_of
+from mnistgrid.queue.routing import REPORT_TASK, TRAIN_TASK, queue_for_device, queue_of, task_title
 from mnistgrid.spec import JobSpec
 
 HARD_LIMIT_MARGIN = 60.0
@@ -34,28 +34,35 @@ def check_broker(app: Celery) -> None:
 
 
 def publish(
-    app: Celery, job_ids: Sequence[int], queue: str, time_limit: float, producer: Producer
+    app: Celery,
+    jobs: Sequence[JobInfo],
+    sweep_name: str,
+    time_limit: float,
+    producer: Producer,
 ) -> None:
-    """One task that trains `job_ids` (a stack when several) within `time_limit` seconds."""
+    """One task that trains `jobs` (a stack when several) within `time_limit` seconds."""
+    specs = [JobSpec.model_validate(job.params) for job in jobs]
+    job_ids = [job.job_id for job in jobs]
     app.send_task(
         TRAIN_TASK,
-        args=[list(job_ids)],
-        queue=queue,
+        args=[job_ids],
+        queue=queue_of(specs[0]),
         soft_time_limit=time_limit,
         time_limit=time_limit + HARD_LIMIT_MARGIN,
+        # The registered name still routes the task; Flower and the logs show this one.
+        shadow=task_title(sweep_name, specs, job_ids),
         producer=producer,
     )
 
 
-def queue_jobs(app: Celery, jobs: Sequence[JobInfo], time_limit: float) -> int:
+def queue_jobs(app: Celery, jobs: Sequence[JobInfo], sweep_name: str, time_limit: float) -> int:
     """Publish `jobs`, one task per group of jobs that share a `group_key`; returns tasks sent."""
     tasks: dict[str, list[JobInfo]] = {}
     for job in jobs:
         tasks.setdefault(job.group_key or f"job-{job.job_id}", []).append(job)
     with app.producer_or_acquire() as producer:  # one connection for every message
         for members in tasks.values():
-            spec = JobSpec.model_validate(members[0].params)
-            publish(app, [j.job_id for j in members], queue_of(spec), time_limit, producer)
+            publish(app, members, sweep_name, time_limit, producer)
     return len(tasks)
 
 
@@ -66,10 +73,11 @@ def send_again(store: Store, app: Celery, sweep_id: int, job_ids: Collection[int
     if not wanted:
         return 0
     jobs = [job for job in store.sweep_jobs(sweep_id) if job.job_id in wanted]
-    time_limit = store.get_sweep(sweep_id).grid["train"]["time_limit"]
-    return queue_jobs(app, jobs, time_limit)
+    sweep = store.get_sweep(sweep_id)
+    return queue_jobs(app, jobs, sweep.name, sweep.grid["train"]["time_limit"])
 
 
-def request_report(app: Celery, sweep_id: int, queue: str) -> None:
-    """Ask a worker listening on `queue` to write the sweep's report."""
-    app.send_task(REPORT_TASK, args=[sweep_id], queue=queue)
+def request_report(store: Store, app: Celery, sweep_id: int) -> None:
+    """Ask a worker to write the sweep's report, on the queue its jobs went to."""
+    device = store.get_sweep(sweep_id).grid["train"]["device"]
+    app.send_task(REPORT_TASK, args=[sweep_id], queue=queue_for_device(device))

@@ -1,28 +1,50 @@
-"""Re-send what the broker lost. The database says which jobs are unfinished; a job is lost
-when no live worker holds it and no message for it can still be waiting.
+"""Heal what dead workers and lost messages left behind, from what the database says.
 
-    mnistgrid watch SWEEP    # reconciles while it watches, as `submit --wait` does
+    mnistgrid worker    # every worker process runs it every half lease (workers/healer.py)
+    mnistgrid watch S   # ... and so do the watchers, for their sweep
 
-Re-sending is always safe: a copy that finds its job held by a live worker, or finished, does
-nothing. So the rules may err towards sending.
+Three things can be lost, and each is taken over atomically in the database before anything
+is sent, so that of many reconcilers running at once exactly one sends it:
+- a running job whose lease expired (its worker died): requeued and sent again, or failed once
+  it has been started MNISTGRID_MAX_ATTEMPTS times;
+- a queued job whose message is gone (Redis restarted without its append-only file, a purged
+  queue): sent again once it has waited a lease and its queue is empty, so no message for it
+  can still be waiting;
+- the report a finished sweep asked for (its worker died before sending the request, or while
+  writing): asked for again under the same rule.
+A copy that arrives anyway finds its job held or finished and does nothing.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from celery import Celery
 from kombu.exceptions import ChannelError
 from kombu.exceptions import OperationalError as BrokerError
 
+from db.records import JobInfo, LostJob
 from db.store import Store
-from mnistgrid.queue.publish import send_again
-from mnistgrid.queue.routing import queue_of
+from mnistgrid.queue.publish import request_report, send_again
+from mnistgrid.queue.routing import queue_for_device, queue_of
 from mnistgrid.spec import JobSpec
 
 log = logging.getLogger(__name__)
+BROKER_ERRORS = (BrokerError, ChannelError, OSError)
+
+
+@dataclass
+class Reconciled:
+    """What one reconcile did."""
+
+    lost: list[LostJob] = field(default_factory=list)
+    resent: list[int] = field(default_factory=list)  # queued jobs whose message was gone
+    reports: list[int] = field(default_factory=list)  # sweeps whose report was asked again
+    tasks: int = 0
 
 
 def queue_depth(app: Celery, queues: set[str]) -> int:
@@ -39,34 +61,103 @@ def declared_depth(channel: Any, queue: str) -> int:  # a kombu or py-amqp chann
         return 0
 
 
-def reconcile(store: Store, app: Celery, sweep_id: int, lease_seconds: float) -> int:
-    """Re-send the sweep's lost jobs; returns how many tasks were sent."""
-    stale = set(store.stale_jobs(sweep_id, lease_seconds))
-    if not stale:
-        return 0
-    jobs = [j for j in store.sweep_jobs(sweep_id) if j.job_id in stale]
-    queues = {queue_of(JobSpec.model_validate(j.params)) for j in jobs}
+def reconcile(
+    store: Store,
+    app: Celery,
+    lease_seconds: float,
+    max_attempts: int,
+    sweep_id: int | None = None,
+) -> Reconciled:
+    """Heal one sweep, or every sweep when `sweep_id` is None. A broker that cannot be reached
+    stops it (logged); what was taken over then is sent by a later reconcile."""
+    done = Reconciled()
     try:
-        if any(j.status == "queued" for j in jobs) and queue_depth(app, queues) > 0:
-            # Queued jobs may still have messages waiting: re-send only expired leases.
-            jobs = [j for j in jobs if j.status == "running"]
-        sent = send_again(store, app, sweep_id, [j.job_id for j in jobs])
-    except (BrokerError, ChannelError, OSError) as error:
+        take_over_lost(store, app, lease_seconds, max_attempts, sweep_id, done)
+        resend_lost_messages(store, app, lease_seconds, sweep_id, done)
+        ask_lost_reports(store, app, lease_seconds, sweep_id, done)
+    except BROKER_ERRORS as error:
         log.warning("reconcile: broker unreachable (%s); trying again later", error)
-        return 0
-    if sent:
-        log.info("reconcile: re-sent %d jobs of sweep %d in %d tasks", len(jobs), sweep_id, sent)
-    return sent
+    return done
+
+
+def take_over_lost(
+    store: Store,
+    app: Celery,
+    lease_seconds: float,
+    max_attempts: int,
+    sweep_id: int | None,
+    done: Reconciled,
+) -> None:
+    taken = store.take_over_lost_jobs(lease_seconds, max_attempts, sweep_id)
+    done.lost += taken.lost
+    for job in taken.lost:
+        verdict = "sending it again" if job.requeued else "failed: out of attempts"
+        log.warning("job %s lost its worker %s: %s", job.job_id, job.worker, verdict)
+    for owner, job_ids in taken.requeued_by_sweep().items():
+        done.tasks += send_again(store, app, owner, job_ids)
+    for ended in taken.sweeps_ended:
+        request_report(store, app, ended)
+
+
+def resend_lost_messages(
+    store: Store, app: Celery, lease_seconds: float, sweep_id: int | None, done: Reconciled
+) -> None:
+    waiting = store.queued_jobs_sent_before(lease_seconds, sweep_id)
+    if not waiting:
+        return
+    empty = empty_queues(app, {job_queue(job) for job in waiting})
+    candidates = [job.job_id for job in waiting if job_queue(job) in empty]
+    marked = set(store.mark_sent_again(candidates, lease_seconds))
+    by_sweep: dict[int, list[int]] = {}
+    for job in waiting:
+        if job.job_id in marked:
+            by_sweep.setdefault(job.sweep_id, []).append(job.job_id)
+    for owner, job_ids in by_sweep.items():
+        log.warning("jobs %s of sweep %s lost their messages: sending them again", job_ids, owner)
+        done.resent += job_ids
+        done.tasks += send_again(store, app, owner, job_ids)
+
+
+def ask_lost_reports(
+    store: Store, app: Celery, lease_seconds: float, sweep_id: int | None, done: Reconciled
+) -> None:
+    stale = store.reports_requested_before(lease_seconds, sweep_id)
+    for owner in stale:
+        queue = queue_for_device(store.get_sweep(owner).grid["train"]["device"])
+        if queue in empty_queues(app, {queue}) and store.mark_report_requested(
+            owner, older_than=lease_seconds
+        ):
+            log.warning("the report of sweep %s was never written: asking again", owner)
+            request_report(store, app, owner)
+            done.reports.append(owner)
+
+
+def job_queue(job: JobInfo) -> str:
+    return queue_of(JobSpec.model_validate(job.params))
+
+
+def empty_queues(app: Celery, queues: set[str]) -> set[str]:
+    return {queue for queue in queues if queue_depth(app, {queue}) == 0}
 
 
 class Reconciler:
-    """Calls `reconcile` at most once per `every` seconds: the `on_poll` hook of `watch`."""
+    """Runs `reconcile` at most once per half lease: the `on_poll` hook of `watch`, and the
+    loop of a worker's healer thread."""
 
-    def __init__(self, store: Store, app: Celery, lease_seconds: float) -> None:
-        self.store, self.app, self.lease_seconds = store, app, lease_seconds
-        self.next_at = time.monotonic() + lease_seconds
+    def __init__(
+        self,
+        store: Store,
+        app: Celery,
+        lease_seconds: float,
+        max_attempts: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store, self.app, self.clock = store, app, clock
+        self.lease_seconds, self.max_attempts = lease_seconds, max_attempts
+        self.next_at = clock() + lease_seconds / 2
 
-    def __call__(self, sweep_id: int) -> None:
-        if time.monotonic() >= self.next_at:
-            reconcile(self.store, self.app, sweep_id, self.lease_seconds)
-            self.next_at = time.monotonic() + self.lease_seconds / 2
+    def __call__(self, sweep_id: int | None = None) -> Reconciled | None:
+        if self.clock() < self.next_at:
+            return None
+        self.next_at = self.clock() + self.lease_seconds / 2
+        return reconcile(self.store, self.app, self.lease_seconds, self.max_attempts, sweep_id)

@@ -1,4 +1,5 @@
-"""The report task: the worker that ends a sweep asks for it, any worker writes it.
+"""The report task: the worker that ends a sweep asks for it, any worker writes it, and the
+sweep's row says whether it was written or why it failed.
 
     mnistgrid worker --queues cpu   # runs it, as `workers/celery_app.py` names this module
 
@@ -31,19 +32,21 @@ log = logging.getLogger(__name__)
     max_retries=8,
 )
 def write_sweep_report(sweep_id: int) -> str | None:
-    """Write the sweep's report into MNISTGRID_REPORTS_DIR; returns where the HTML went."""
+    """Write the sweep's report into MNISTGRID_REPORTS_DIR and record how that went, so the
+    user waiting on the sweep is told; returns where the HTML went (None: it failed)."""
     settings = load_settings()
+    store = shared_store(settings.database_url)
+    store.mark_report_requested(sweep_id)  # taken up: the reconcile leaves it alone a lease
     try:
         paths = write_report(
-            shared_store(settings.database_url),
-            sweep_id,
-            settings.reports_dir,
-            load_data=task_loader(settings),
+            store, sweep_id, settings.reports_dir, load_data=task_loader(settings)
         )
     except (OperationalError, InterfaceError, DatabaseUnavailable):
         raise  # retried
-    except Exception:  # noqa: BLE001 - logged; `mnistgrid report` can write it again
+    except Exception as error:  # noqa: BLE001 - recorded for --wait; `mnistgrid report` retries
         log.exception("report of sweep %s failed", sweep_id)
+        store.end_report(sweep_id, error=f"{type(error).__name__}: {error}")
         return None
+    store.end_report(sweep_id)
     log.info("sweep %s ended: report at %s", sweep_id, paths.html)
     return str(paths.html)

@@ -9,6 +9,7 @@ import math
 import multiprocessing
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import CheckConstraint, exc, inspect, text
 
+from db.engine import make_engine
 from db.errors import DatabaseUnavailable, SchemaAhead, SchemaBehind
 from db.migrate import current_revision, downgrade, head_revision, upgrade
 from db.models import Base
@@ -294,13 +296,98 @@ def test_release_hands_a_job_back_with_its_epochs(store: Store) -> None:
     assert store.release_job(job_id, "w2") is False  # a finished job stays finished
 
 
-def test_stale_jobs(store: Store) -> None:
-    sweep_id, (running, queued, finished) = new_sweep(store)
-    store.claim_job(running, "w1", 60)
-    store.claim_job(finished, "w1", 60)
-    store.finish_job(finished, "succeeded")
-    assert store.stale_jobs(sweep_id, 3600) == [queued]
-    assert store.stale_jobs(sweep_id, 0) == [running, queued]
+# -- healing --------------------------------------------------------------------------------
+
+
+def test_an_expired_lease_is_taken_over_once(store: Store) -> None:
+    sweep_id, (lost, alive, queued) = new_sweep(store)
+    store.claim_job(lost, "dead:1", 60)
+    time.sleep(0.3)
+    store.claim_job(alive, "w2", 60)
+    taken = store.take_over_lost_jobs(0.2, max_attempts=3)
+    assert [(j.job_id, j.worker, j.attempts, j.requeued) for j in taken.lost] == [
+        (lost, "dead:1", 1, True)
+    ]
+    assert taken.requeued_by_sweep() == {sweep_id: [lost]} and taken.sweeps_ended == ()
+    job = store.get_job(lost)
+    assert (job.status, job.worker, job.heartbeat_at, job.attempts) == ("queued", None, None, 1)
+    assert job.sent_at is not None
+    assert store.take_over_lost_jobs(0.2, max_attempts=3).lost == ()  # taken already
+    assert store.get_job(alive).status == "running"  # its lease is live
+    assert store.get_job(queued).status == "queued"
+
+
+def test_a_job_lost_too_often_fails_and_may_end_its_sweep(store: Store) -> None:
+    sweep_id, (job_id,) = new_sweep(store, n_jobs=1)
+    for attempt in (1, 2):
+        store.claim_job(job_id, f"dead:{attempt}", 60)
+        time.sleep(0.3)
+        assert store.take_over_lost_jobs(0.2, max_attempts=2).lost[0].requeued is (attempt == 1)
+    job = store.get_job(job_id)
+    assert job.status == "failed" and job.finished_at is not None
+    assert job.error == (
+        "its worker was lost 2 times (last dead:2); gave up after 2 attempts "
+        "(MNISTGRID_MAX_ATTEMPTS)"
+    )
+    sweep = store.get_sweep(sweep_id)
+    assert sweep.status == "finished" and sweep.report_status == "requested"
+
+
+def _take_over_in_child(url: str, barrier: Any, results: Any) -> None:
+    with Store(url) as store:
+        barrier.wait()
+        results.put([job.job_id for job in store.take_over_lost_jobs(0.2, 3).lost])
+
+
+def test_concurrent_reconcilers_take_each_lost_job_once(database_url: str, store: Store) -> None:
+    _, job_ids = new_sweep(store, n_jobs=20)
+    for job_id in job_ids:
+        store.claim_job(job_id, "dead:1", 60)
+    time.sleep(0.3)
+    outputs = run_children(_take_over_in_child, [(database_url,)] * 3)
+    taken = sorted(job_id for output in outputs for job_id in output)
+    assert taken == job_ids
+
+
+def test_a_queued_job_with_an_old_message_is_marked_sent_once(store: Store) -> None:
+    sweep_id, job_ids = new_sweep(store)
+    assert store.queued_jobs_sent_before(60) == []  # sent at creation
+    time.sleep(0.3)
+    waiting = store.queued_jobs_sent_before(0.2, sweep_id)
+    assert [job.job_id for job in waiting] == job_ids
+    assert store.mark_sent_again(job_ids[:2], 0.2) == job_ids[:2]
+    assert store.mark_sent_again(job_ids, 0.2) == job_ids[2:]  # the others were just sent
+    assert store.queued_jobs_sent_before(0.2) == []
+
+
+def test_the_report_of_a_finished_sweep_is_requested_and_ended(store: Store) -> None:
+    sweep_id, (job_id,) = new_sweep(store, n_jobs=1)
+    assert store.get_sweep(sweep_id).report_status is None
+    store.claim_job(job_id, "w1", 60)
+    assert store.finish_job(job_id, "succeeded").sweep_finished
+    asked = store.get_sweep(sweep_id)
+    assert asked.report_status == "requested" and asked.report_at is not None
+    assert store.reports_requested_before(60) == []
+    time.sleep(0.3)
+    assert store.reports_requested_before(0.2) == [sweep_id]
+    assert store.mark_report_requested(sweep_id, older_than=0.2)
+    assert not store.mark_report_requested(sweep_id, older_than=0.2)  # one reconcile asks
+    store.end_report(sweep_id, error="PermissionError: reports")
+    failed = store.get_sweep(sweep_id)
+    assert (failed.report_status, failed.report_error) == ("failed", "PermissionError: reports")
+    store.end_report(sweep_id)
+    assert store.get_sweep(sweep_id).report_status == "written"
+    assert store.reports_requested_before(0) == []
+
+
+def test_resuming_a_sweep_forgets_its_old_report(store: Store) -> None:
+    sweep_id, (job_id,) = new_sweep(store, n_jobs=1)
+    store.claim_job(job_id, "w1", 60)
+    store.finish_job(job_id, "failed", error="boom")
+    store.end_report(sweep_id)
+    assert store.requeue_unfinished(sweep_id) == [job_id]
+    sweep = store.get_sweep(sweep_id)
+    assert (sweep.status, sweep.report_status) == ("queued", None)
 
 
 # -- epochs ---------------------------------------------------------------------------------
@@ -645,6 +732,25 @@ def test_newer_schema_is_refused(store: Store, database_url: str) -> None:
         connection.execute(text("UPDATE alembic_version SET version_num = 'f00d'"))
     with pytest.raises(SchemaAhead, match="upgrade mnistgrid"):
         Store(database_url)
+
+
+def test_upgrading_from_0001_keeps_the_data(empty_database_url: str) -> None:
+    upgrade(empty_database_url, "0001")
+    engine = make_engine(empty_database_url)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO sweeps (sweep_id, name, grid, grid_hash, status, created_at) "
+                "VALUES (1, 'old', '{}', 'h', 'finished', CURRENT_TIMESTAMP)"
+            )
+        )
+    engine.dispose()
+    assert upgrade(empty_database_url) == head_revision()
+    with Store(empty_database_url) as store:
+        old = store.get_sweep("old")
+        assert (old.status, old.report_status) == ("finished", None)
+    assert downgrade(empty_database_url, "0001") == "0001"
+    assert upgrade(empty_database_url) == head_revision()
 
 
 def test_migrations_match_the_models(empty_database_url: str) -> None:

@@ -1,8 +1,8 @@
-"""`submit --wait` and `watch` end by saying where the sweep's report is, or how to write it."""
+"""`submit --wait` and `watch` end by saying where the sweep's report is, why there is none, or
+that it failed on the worker (then they exit non-zero)."""
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,26 +18,45 @@ def settings(tmp_path):
     return Settings(reports_dir=tmp_path / "reports")
 
 
-def finished_sweep(when: datetime) -> SweepInfo:
-    return SweepInfo(1, "quick", {}, "hash", "finished", when - timedelta(minutes=5), when)
+def finished_sweep(report_status: str | None, error: str | None = None) -> SweepInfo:
+    when = datetime.now(UTC)
+    return SweepInfo(
+        1,
+        "quick",
+        {},
+        "hash",
+        "finished",
+        when - timedelta(minutes=5),
+        when,
+        report_status=report_status,
+        report_at=when,
+        report_error=error,
+    )
 
 
-def test_a_report_written_after_the_end_is_named(settings, capsys):
+def test_a_written_report_in_this_folder_is_named(settings, capsys):
     html = report_paths(settings.reports_dir, "quick").html
     html.parent.mkdir(parents=True)
     html.write_text("<html></html>")
-    echo_report(settings, finished_sweep(datetime.now(UTC)), patience=0)
+    assert echo_report(settings, finished_sweep("written"))
     assert capsys.readouterr().out == f"report: {html}\n"
 
 
-@pytest.mark.parametrize("earlier_report", [False, True])
-def test_no_fresh_report_says_how_to_write_it(settings, capsys, earlier_report):
-    html = report_paths(settings.reports_dir, "quick").html
-    if earlier_report:  # of an earlier run of the sweep, before it was resumed
-        html.parent.mkdir(parents=True)
-        html.write_text("<html></html>")
-        an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).timestamp()
-        os.utime(html, (an_hour_ago, an_hour_ago))
-    echo_report(settings, finished_sweep(datetime.now(UTC)), patience=0.3)
+def test_a_report_written_elsewhere_says_how_to_write_it_here(settings, capsys):
+    assert echo_report(settings, finished_sweep("written"))
     out = capsys.readouterr().out
-    assert out.startswith("report: not in ") and "`mnistgrid report quick` writes it" in out
+    assert out.startswith("report: written by the worker, but not in ")
+    assert "`mnistgrid report quick` writes it here" in out
+
+
+def test_a_report_not_written_yet_says_how_to_write_it(settings, capsys):
+    assert echo_report(settings, finished_sweep("requested"))
+    assert capsys.readouterr().out.startswith("report: not written yet; `mnistgrid report quick`")
+
+
+def test_a_failed_report_is_an_error_with_the_workers_reason(settings, capsys):
+    error = "PermissionError: [Errno 13] Permission denied: '/app/reports/quick'"
+    assert not echo_report(settings, finished_sweep("failed", error))
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"report: failed on the worker: {error}")

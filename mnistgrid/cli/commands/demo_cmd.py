@@ -18,7 +18,7 @@ import click
 
 from db.store import Store
 from mnistgrid.cli.commands.options import data_option
-from mnistgrid.cli.commands.sweep_cmd import console, requeue
+from mnistgrid.cli.commands.sweep_cmd import await_report, console, requeue
 from mnistgrid.cli.commands.worker_cmd import worker_argv
 from mnistgrid.data.datasets import task_loader
 from mnistgrid.queue.app import make_celery
@@ -96,15 +96,18 @@ def demo(folder: Path, grid_file: Path, n_workers: int, data_dir: Path | None) -
         done = submit_grid(grid, jobs, None, False, store, app)
         if not done.created and store.get_sweep(done.sweep_id).status != "finished":
             requeue(store, settings, done.sweep_id)  # an earlier demo was interrupted
-        watch(
-            store, done.sweep_id, console(), on_poll=Reconciler(store, app, settings.lease_seconds)
-        )
+        reconciler = Reconciler(store, app, settings.lease_seconds, settings.max_attempts)
+        watch(store, done.sweep_id, console(), settings.lease_seconds, on_poll=reconciler)
+        sweep = await_report(store, store.get_sweep(done.sweep_id), lambda: reconciler(None))
     finally:
         stop(workers)
     paths = report_paths(settings.reports_dir, done.name)
-    if not paths.html.exists():  # the worker that ended the sweep has usually written it
+    if sweep.report_status != "written":  # a worker failed to write it, or an earlier demo
         write_report(store, done.sweep_id, settings.reports_dir, load_data=task_loader(settings))
-    console().print(jobs_table(f"sweep {done.name}", store.sweep_jobs(done.sweep_id)))
+    table = jobs_table(
+        f"sweep {done.name}", store.sweep_jobs(done.sweep_id), settings.lease_seconds
+    )
+    console().print(table)
     print_where(paths, done.sweep_id, folder)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -26,10 +27,8 @@ from orchestrator.progress import watch as watch_sweep
 from orchestrator.submit import plan_sweep, submit_grid
 from orchestrator.tables import jobs_table, sweeps_table
 
-# How long `--wait` waits for the worker's report after the sweep ends, and how far the
-# report's file time may trail the database's clock.
-REPORT_PATIENCE = 20.0
-CLOCK_SLACK = 5.0
+# How long `--wait` waits for the worker's report after the sweep ends.
+REPORT_PATIENCE = 120.0
 
 
 def console() -> Console:
@@ -39,39 +38,56 @@ def console() -> Console:
 
 
 def wait_for(store: Store, settings: Settings, sweep_id: int) -> None:
-    """Watch until the sweep ends, re-sending jobs the broker lost; exit non-zero when any of
-    its jobs failed."""
-    reconciler = Reconciler(store, make_celery(settings), settings.lease_seconds)
-    status = watch_sweep(store, sweep_id, console(), on_poll=reconciler)
+    """Watch until the sweep ends, healing it meanwhile; then wait for its report. Exit
+    non-zero when any of its jobs failed, it was cancelled, or its report failed."""
+    reconciler = Reconciler(
+        store, make_celery(settings), settings.lease_seconds, settings.max_attempts
+    )
+    status = watch_sweep(store, sweep_id, console(), settings.lease_seconds, on_poll=reconciler)
     sweep = store.get_sweep(sweep_id)
-    failed = sweep.counts.get("failed", 0)
     click.echo(
         f"sweep {sweep.name} (id {sweep_id}) {status}: "
         + ", ".join(f"{n} {s}" for s, n in sweep.counts.items() if n)
     )
+    report_ok = True
     if status == "finished":
-        echo_report(settings, sweep)
-    if failed or status == "cancelled":
+        sweep = await_report(store, sweep, lambda: reconciler(sweep_id))
+        report_ok = echo_report(settings, sweep)
+    if sweep.counts.get("failed", 0) or status == "cancelled" or not report_ok:
         sys.exit(1)
 
 
-def echo_report(settings: Settings, sweep: SweepInfo, patience: float = REPORT_PATIENCE) -> None:
-    """Say where the sweep's report is. The worker that ended the sweep writes it just after
-    the end, into a folder this machine may not share: wait a little, then say how to write
-    it here."""
-    html = report_paths(settings.reports_dir, sweep.name).html
-    written_after = sweep.finished_at.timestamp() - CLOCK_SLACK if sweep.finished_at else 0.0
-
-    def fresh() -> bool:
-        return html.exists() and html.stat().st_mtime >= written_after
-
+def await_report(
+    store: Store,
+    sweep: SweepInfo,
+    on_poll: Callable[[], object] = lambda: None,
+    patience: float = REPORT_PATIENCE,
+    poll: float = 0.5,
+) -> SweepInfo:
+    """The sweep once a worker has written its report or failed to, or `patience` ran out."""
     deadline = time.monotonic() + patience
-    while not fresh() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    if fresh():
+    while sweep.report_status == "requested" and time.monotonic() < deadline:
+        time.sleep(poll)
+        on_poll()  # a lost report request is asked again, like a lost job
+        sweep = store.get_sweep(sweep.sweep_id)
+    return sweep
+
+
+def echo_report(settings: Settings, sweep: SweepInfo) -> bool:
+    """Say where the sweep's report is, or why there is none; False when it failed. The
+    worker writes it into its own MNISTGRID_REPORTS_DIR, which this machine may not share."""
+    html = report_paths(settings.reports_dir, sweep.name).html
+    rewrite = f"`mnistgrid report {sweep.name}` writes it here"
+    if sweep.report_status == "failed":
+        click.echo(f"report: failed on the worker: {sweep.report_error}; {rewrite}", err=True)
+        return False
+    if sweep.report_status != "written":
+        click.echo(f"report: not written yet; {rewrite}")
+    elif html.exists():
         click.echo(f"report: {html}")
     else:
-        click.echo(f"report: not in {html.parent} yet; `mnistgrid report {sweep.name}` writes it")
+        click.echo(f"report: written by the worker, but not in {html.parent} here; {rewrite}")
+    return True
 
 
 @click.command()
@@ -111,13 +127,15 @@ def watch(sweep: str, **services: object) -> None:
 @service_options
 def status(sweep: str | None, **services: object) -> None:
     """The jobs of SWEEP (id or name), or every sweep when none is given."""
-    store = existing_store(settings_from(**services))
+    settings = settings_from(**services)
+    store = existing_store(settings)
     if sweep is None:
         console().print(sweeps_table(store.list_sweeps()))
         return
     info = store.get_sweep(sweep)
     title = f"sweep {info.name} (id {info.sweep_id}): {info.status}"
-    console().print(jobs_table(title, store.sweep_jobs(info.sweep_id)))
+    jobs = store.sweep_jobs(info.sweep_id)
+    console().print(jobs_table(title, jobs, settings.lease_seconds))
 
 
 @click.command()
