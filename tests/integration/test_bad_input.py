@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,16 @@ BAD_GRIDS = sorted((Path(__file__).parents[1] / "grids" / "bad").glob("*.toml"))
 def redis_url():
     with private_redis_db() as url:
         yield url
+
+
+def fifo(path: Path) -> Path:
+    os.mkfifo(path)  # nobody writes to it: reading it would block forever
+    return path
+
+
+def huge(path: Path) -> Path:
+    path.write_text("# padding\n" * 120_000 + '[grid]\nmodel = "linear"\n')
+    return path
 
 
 def assert_refused(done, *fragments: str) -> None:
@@ -50,7 +61,13 @@ def test_a_bad_grid_is_refused_and_nothing_is_written(grid, tmp_path, redis_url)
     [
         (lambda d: d, "is a directory"),
         (lambda d: d / "missing.toml", "no such grid file"),
+        # Read, these would never end (or fill the memory): refused before a byte is read.
+        (lambda d: Path("/dev/zero"), "not a regular file"),
+        (lambda d: Path("/dev/urandom"), "not a regular file"),
+        (lambda d: fifo(d / "grid.fifo"), "not a regular file"),
+        (lambda d: huge(d / "huge.toml"), "a grid file is at most 1 MiB"),
     ],
+    ids=["directory", "missing", "dev-zero", "dev-urandom", "fifo", "over-1-MiB"],
 )
 def test_a_grid_path_that_is_not_a_file(tmp_path, redis_url, make, fragment):
     db_file = tmp_path / "store.db"
