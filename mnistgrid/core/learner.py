@@ -47,7 +47,13 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     device = torch.device(name)
-    if device.type == "cuda" and device.index is None and torch.cuda.is_available():
+    if device.type != "cuda":
+        return device
+    if not torch.cuda.is_available():
+        # A RuntimeError fails the job at once with this message; torch's own, at the first
+        # tensor moved, is an AssertionError on CPU builds.
+        raise RuntimeError(f"device {name!r}: torch {torch.__version__} sees no CUDA device")
+    if device.index is None:
         # A GPU worker sees only its own GPU (CUDA_VISIBLE_DEVICES): index 0 in its process.
         device = torch.device("cuda", torch.cuda.current_device())
     return device
