@@ -288,7 +288,7 @@ def dependencies(proof: Proof, bound: float) -> str:
     install = ["-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile"]
     install += ["--no-cache-dir", "--target", str(site), *map(str, wheels)]
     check_ran(*run_bounded(proof, python(*install), bound - 5), "pip install")
-    proof.env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(site)])
+    proof.env["PYTHONPATH"] = os.pathsep.join([proof.env["PYTHONPATH"], str(site)])
     still = unmet_requirements(needed, [str(site), *sys.path])
     if still:
         raise StepFailed("still missing after the install: " + ", ".join(still))
