@@ -520,11 +520,13 @@ def find_mnist(given: str | None) -> Path | None:
     return None
 
 
-def child_env(data: Path | None) -> dict[str, str]:
+def child_env(data: Path | None, work: Path) -> dict[str, str]:
     """This environment, with mnistgrid importable from this tree whether installed or not."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     env["PYTHONUNBUFFERED"] = "1"
+    # Decoded MNIST starts from nothing, as on a lent machine, and in a folder surely writable.
+    env["MNISTGRID_CACHE_DIR"] = str(work / "cache")
     if data is not None:
         env["MNISTGRID_DATA_DIR"] = str(data)
     return env
@@ -556,7 +558,7 @@ def main(argv: list[str] | None = None) -> int:
     log_file = settings.out / "gpu_proof.log"
     log_file.write_text("")
     with tempfile.TemporaryDirectory(prefix="gpu-proof-") as work:
-        proof = Proof(settings, log_file, Path(work), child_env(settings.data))
+        proof = Proof(settings, log_file, Path(work), child_env(settings.data, Path(work)))
         proof.log(f"gpu_proof {' '.join(sys.argv[1:])}; MNIST from {settings.data}")
         for name, body in STEPS:
             if name in settings.steps:
