@@ -284,7 +284,9 @@ def dependencies(proof: Proof, bound: float) -> str:
     proof.log("missing: " + ", ".join(missing))
     wheels = sorted(WHEELS.glob("*.whl"))
     if not wheels:
-        raise StepFailed(f"{len(missing)} missing and no wheels: run benchmarks/gpu_carry.py")
+        raise StepFailed(
+            f"{len(missing)} missing, no wheels: run `python -m benchmarks.gpu_carry`"
+        )
     install = ["-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile"]
     install += ["--no-cache-dir", "--target", str(site), *map(str, wheels)]
     check_ran(*run_bounded(proof, python(*install), bound - 5), "pip install")
