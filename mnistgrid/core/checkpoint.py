@@ -21,5 +21,7 @@ def save_checkpoint(epoch: int, params: Sequence[torch.Tensor]) -> bytes:
 
 
 def load_checkpoint(state: bytes) -> MemberState:
-    saved = torch.load(io.BytesIO(state), weights_only=True)  # tensors only, no pickled code
+    # Tensors only, no pickled code; onto the CPU, so that a checkpoint written with CUDA
+    # tensors in it resumes on a machine without a GPU (fit moves them to the job's device).
+    saved = torch.load(io.BytesIO(state), map_location="cpu", weights_only=True)
     return MemberState(saved["epoch"], tuple(saved["params"]))

@@ -43,9 +43,20 @@ def use_threads(threads: int) -> None:
 
 
 def resolve_device(name: str) -> torch.device:
+    """The device a job trains on, with its index on a GPU (`cuda:0`), as the store records it."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(name)
+    if device.type != "cuda":
+        return device
+    if not torch.cuda.is_available():
+        # A RuntimeError fails the job at once with this message; torch's own, at the first
+        # tensor moved, is an AssertionError on CPU builds.
+        raise RuntimeError(f"device {name!r}: torch {torch.__version__} sees no CUDA device")
+    if device.index is None:
+        # A GPU worker sees only its own GPU (CUDA_VISIBLE_DEVICES): index 0 in its process.
+        device = torch.device("cuda", torch.cuda.current_device())
+    return device
 
 
 def shuffle_seed(seed: int, epoch: int) -> int:
