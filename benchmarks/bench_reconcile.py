@@ -15,6 +15,7 @@ worker spends on it at the default lease. Results: docs/benchmarks.md, section "
 from __future__ import annotations
 
 import argparse
+import logging
 import statistics
 import sys
 import tempfile
@@ -139,6 +140,7 @@ def main() -> None:
         help="a Redis database this run may flush",
     )
     args = parser.parse_args()
+    logging.disable(logging.WARNING)  # each pass logs the jobs it takes over
     results = {}
     with tempfile.TemporaryDirectory() as folder:
         sqlite_url = f"sqlite:///{Path(folder) / 'bench.db'}"
