@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-JOB_STATUSES = ("queued", "running", "succeeded", "diverged", "failed", "cancelled")
-# A job in one of these has ended; it never changes again (but for `mnistgrid resume`).
-TERMINAL_JOB_STATUSES = ("succeeded", "diverged", "failed", "cancelled")
+JOB_STATUSES = ("queued", "running", "succeeded", "diverged", "stopped", "failed", "cancelled")
+# A job in one of these has ended; it never changes again (but for `mnistgrid resume`, which
+# runs failed and cancelled jobs again). `stopped`: by the sweep's early-stopping rule.
+TERMINAL_JOB_STATUSES = ("succeeded", "diverged", "stopped", "failed", "cancelled")
 
 
 @dataclass(frozen=True, slots=True)

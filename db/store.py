@@ -735,6 +735,37 @@ class Store:
             return epoch_rows(rows.all())
 
     @_retrying
+    def standings(
+        self,
+        sweep_id: int,
+        epoch: int,
+        metric: str,
+        *,
+        best_so_far: bool = False,
+        larger_is_better: bool = True,
+    ) -> dict[int, tuple[str, float | None]]:
+        """Every job of the sweep that has finished `epoch`: its model, and its `metric`
+        (`valid_acc` or `valid_loss`) at that epoch, or with `best_so_far` its best up to it.
+        None where the value is not finite. What an early-stopping rule decides from."""
+        column = {"valid_acc": EpochModel.valid_acc, "valid_loss": EpochModel.valid_loss}[metric]
+        reached = and_(JobModel.sweep_id == sweep_id, EpochModel.job_id == JobModel.job_id)
+        if best_so_far:
+            best = func.max(column) if larger_is_better else func.min(column)
+            query = (
+                select(JobModel.job_id, JobModel.model, best)
+                .where(reached, EpochModel.epoch <= epoch)
+                .group_by(JobModel.job_id, JobModel.model)
+                .having(func.max(EpochModel.epoch) >= epoch)
+            )
+        else:
+            query = select(JobModel.job_id, JobModel.model, column).where(
+                reached, EpochModel.epoch == epoch
+            )
+        with self._read() as session:
+            rows = session.execute(query).all()
+            return {job_id: (model, value) for job_id, model, value in rows}
+
+    @_retrying
     def checkpoint(self, job_id: int) -> Checkpoint | None:
         """The job's latest checkpoint (its trained weights once it has ended), if any."""
         with self._read() as session:

@@ -19,6 +19,10 @@ Activation = Literal["sigmoid", "relu"]
 Distance = Literal["mae", "mse"]
 Gradient = Literal["autograd", "manual"]
 Device = Literal["auto", "cpu", "cuda"]
+StopRule = Literal["none", "median", "asha"]
+Metric = Literal["valid_acc", "valid_loss"]
+Mode = Literal["max", "min"]
+Brackets = Literal["family", "grid"]
 
 MAX_EPOCHS = 1000
 MAX_BATCH_SIZE = 60_000
@@ -122,6 +126,11 @@ class JobSpec(Frozen):
         fields.pop("lr", None), fields.pop("seed", None)
         return json.dumps(fields, sort_keys=True, separators=(",", ":"))
 
+    @property
+    def family(self) -> str:
+        """What the report compares: `baseline mae`, `baseline mse`, `linear`, `mlp`."""
+        return f"baseline {self.distance}" if self.model == "baseline" else self.model
+
     def shape_label(self) -> str:
         """The model as the report names it: `baseline mse`, `linear`, `mlp64-sigmoid`."""
         if self.model == "baseline":
@@ -132,3 +141,41 @@ class JobSpec(Frozen):
         if self.model == "baseline":
             return self.shape_label()
         return f"{self.shape_label()} {self.loss} lr={self.lr:g} seed={self.seed}"
+
+
+class StopSpec(Frozen):
+    """When a sweep stops a job early (the grid file's `[stop]` table).
+
+    `asha`: asynchronous successive halving. Rungs at `grace * reduction**k` epochs; a job that
+    reaches a rung continues only if its metric there is in the top 1/reduction of the values
+    the other jobs of its bracket recorded at that rung. `median`: from epoch `grace` on, a job
+    stops when its best value so far is worse than the median of the other jobs' best values
+    up to that epoch, once `min_jobs` others have reached it. Brackets are the model families
+    (linear, mlp) by default, so a family that starts slower keeps its best; `grid` compares
+    across the whole grid.
+    """
+
+    rule: StopRule = "none"
+    metric: Metric = "valid_acc"
+    # Whether a larger or a smaller metric is better: by default max for accuracy, min for loss.
+    mode: Mode | None = None
+    grace: int = Field(default=1, ge=1, le=MAX_EPOCHS)
+    reduction: int = Field(default=3, ge=2, le=100)
+    min_jobs: int = Field(default=3, ge=1, le=10_000)
+    brackets: Brackets = "family"
+
+    @model_validator(mode="after")
+    def _options_of_the_rule(self) -> StopSpec:
+        own = {"reduction": "asha", "min_jobs": "median"}
+        for option, rule in own.items():
+            # A stored spec lists every option at its default: only a changed one is a mistake.
+            changed = getattr(self, option) != type(self).model_fields[option].default
+            if changed and self.rule != rule:
+                raise ValueError(f"{option} applies to rule {rule!r} only, not {self.rule!r}")
+        if self.mode is None:
+            object.__setattr__(self, "mode", "max" if self.metric == "valid_acc" else "min")
+        return self
+
+    @property
+    def active(self) -> bool:
+        return self.rule != "none"

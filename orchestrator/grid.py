@@ -23,6 +23,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from mnistgrid.errors import BadInput, describe_validation_error
@@ -38,6 +39,7 @@ from mnistgrid.spec import (
     JobSpec,
     Loss,
     Model,
+    StopSpec,
 )
 
 
@@ -100,7 +102,17 @@ class GridFile(Strict):
     fuse: bool = True
     data: DataSpec = DataSpec()
     train: Training = Training()
+    stop: StopSpec = StopSpec()
     grid: Axes
+
+    @model_validator(mode="after")
+    def _grace_inside_the_epochs(self) -> GridFile:
+        if self.stop.active and self.stop.grace >= self.train.epochs:
+            raise ValueError(
+                f"stop.grace: {self.stop.grace} epochs leaves nothing to stop in "
+                f"train.epochs = {self.train.epochs}"
+            )
+        return self
 
 
 class Grid(Strict):
@@ -110,7 +122,10 @@ class Grid(Strict):
     spec: GridFile
 
     def hash(self) -> str:
-        text = json.dumps(self.spec.model_dump(mode="json"), sort_keys=True)
+        document = self.spec.model_dump(mode="json")
+        if not self.spec.stop.active:
+            del document["stop"]  # so a grid keeps the hash it had before stopping existed
+        text = json.dumps(document, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -20,6 +20,7 @@ DONE = ("finished", "cancelled")
 STATUS_STYLE = {
     "succeeded": "green",
     "diverged": "yellow",
+    "stopped": "magenta",  # by the sweep's early-stopping rule: no failure
     "failed": "red",
     "cancelled": "dim",
     "running": "cyan",

@@ -29,6 +29,7 @@ from mnistgrid.data.datasets import load_task
 from mnistgrid.errors import MnistgridError
 from mnistgrid.settings import Settings
 from mnistgrid.spec import DataSpec, JobSpec
+from workers.early_stop import EarlyStopper
 from workers.lease import LeaseKeeper
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ class Outcome:
 
     sweeps_ended: list[int] = field(default_factory=list)
     handed_back: list[int] = field(default_factory=list)
+    stopped: list[int] = field(default_factory=list)  # by the sweep's early-stopping rule
 
 
 def never() -> bool:
@@ -137,7 +139,9 @@ class JobRunner:
         )
         try:
             with keeper:
-                results = train_jobs(specs, data, EpochRecorder(self, claims, outcome), start)
+                stopper = EarlyStopper(self.store, claims[0].sweep_id, specs[0].epochs)
+                recorder = EpochRecorder(self, claims, outcome, stopper)
+                results = train_jobs(specs, data, recorder, start)
         except Exception as error:  # noqa: BLE001 - a job's own error is data, stored with it
             if is_transient(error):
                 raise
@@ -151,9 +155,9 @@ class JobRunner:
 
     def finish(self, claims: list[Claim], results: list[FitResult], outcome: Outcome) -> None:
         for claim, result in zip(claims, results, strict=True):
-            if result.outcome == "diverged":
-                continue  # ended by the recorder at its first non-finite loss
-            if result.outcome != "stopped":
+            if result.outcome in ("diverged", "stopped"):
+                continue  # ended by the recorder, at the epoch it diverged or was stopped
+            if result.outcome != "interrupted":
                 self.end(claim, result.outcome, outcome, **self.summary(claim.job_id))
             elif self.store.get_sweep(claim.sweep_id).status == "cancelled":
                 self.end(claim, "cancelled", outcome, **self.summary(claim.job_id))
@@ -186,27 +190,45 @@ def job_summary(store: Store, job_id: int) -> dict[str, object]:
 
 
 class EpochRecorder:
-    """The `on_epoch_end` callback: store each member's epoch and checkpoint, then check that
-    the jobs are still ours to train (a cancelled sweep stops here, at the epoch boundary)."""
+    """The `on_epoch_end` callback: store each member's epoch and checkpoint, end the members
+    that diverged or that the sweep's stopping rule stops (they leave the stack), then check
+    that the jobs are still ours to train (a cancelled sweep stops here, at the boundary)."""
 
-    def __init__(self, runner: JobRunner, claims: list[Claim], outcome: Outcome) -> None:
-        self.runner, self.claims, self.outcome = runner, claims, outcome
+    def __init__(
+        self, runner: JobRunner, claims: list[Claim], outcome: Outcome, stopper: EarlyStopper
+    ) -> None:
+        self.runner, self.claims, self.outcome, self.stopper = runner, claims, outcome, stopper
 
-    def __call__(self, events: list[MemberEpoch]) -> None:
-        store, worker = self.runner.store, self.runner.worker
-        still_ours = True
-        for event in events:
-            job_id = self.claims[event.member].job_id
-            checkpoint = None
-            if event.params and not event.diverged:
-                checkpoint = save_checkpoint(event.metrics.epoch, event.params)
-            # False: the sweep was cancelled or another worker took the job over.
-            still_ours &= store.record_epoch(job_id, worker, epoch_row(event.metrics), checkpoint)
-            if event.diverged:  # ended now; the rest of the stack trains on
-                claim = self.claims[event.member]
-                self.runner.end(claim, "diverged", self.outcome, **self.runner.summary(job_id))
+    def __call__(self, events: list[MemberEpoch]) -> list[int]:
+        still_ours = all([self.record(event) for event in events])
         if not still_ours or self.runner.shutting_down():
             raise StopTraining
+        return self.stop_early(events)
+
+    def record(self, event: MemberEpoch) -> bool:
+        """Store the epoch; False when the job is no longer ours (cancelled, taken over)."""
+        claim = self.claims[event.member]
+        checkpoint = None
+        if event.params and not event.diverged:
+            checkpoint = save_checkpoint(event.metrics.epoch, event.params)
+        row = epoch_row(event.metrics)
+        ours = self.runner.store.record_epoch(claim.job_id, self.runner.worker, row, checkpoint)
+        if event.diverged:  # ended now; the rest of the stack trains on
+            self.end(claim, "diverged")
+        return ours
+
+    def stop_early(self, events: list[MemberEpoch]) -> list[int]:
+        """Ask the stopping rule about the members still training; end those it stops here, in
+        the store first, so a worker killed right after leaves them stopped."""
+        alive = {self.claims[e.member].job_id: e.member for e in events if not e.diverged}
+        stopped = self.stopper(events[0].metrics.epoch, alive) if events else set()
+        for job_id in sorted(stopped):
+            self.end(self.claims[alive[job_id]], "stopped")
+            self.outcome.stopped.append(job_id)
+        return [alive[job_id] for job_id in stopped]
+
+    def end(self, claim: Claim, status: str) -> None:
+        self.runner.end(claim, status, self.outcome, **self.runner.summary(claim.job_id))
 
 
 def by_checkpoint_epoch(claims: list[Claim]) -> list[list[Claim]]:

@@ -68,4 +68,5 @@ def train_jobs(job_ids: list[int]) -> dict[str, object]:
         "jobs": job_ids,
         "sweeps_ended": outcome.sweeps_ended,
         "handed_back": outcome.handed_back,
+        "stopped": outcome.stopped,  # Flower shows the result: jobs the stopping rule ended
     }

@@ -2,14 +2,15 @@
 
     mnistgrid train --model linear --loss cross_entropy --lr 1 --epochs 40
 
-`fit` knows nothing of queues or databases: it reports every epoch through `on_epoch_end`, and a
-caller that wants it to stop raises `StopTraining` from there.
+`fit` knows nothing of queues or databases: it reports every epoch through `on_epoch_end`. The
+callback may return members to stop early (they leave the stack, which gets cheaper), or raise
+`StopTraining` to end the whole stack at this epoch boundary.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -21,11 +22,13 @@ from mnistgrid.core.sizes import VALID_CHUNK
 from mnistgrid.core.train_data import TrainData
 from mnistgrid.spec import JobSpec
 
-EpochCallback = Callable[[list[MemberEpoch]], None]
+# Returns the members to stop early (an early-stopping rule's decision), or None.
+EpochCallback = Callable[[list[MemberEpoch]], Collection[int] | None]
 
 
 class StopTraining(Exception):
-    """Raised by an `on_epoch_end` callback to end training at this epoch boundary."""
+    """Raised by an `on_epoch_end` callback to end training at this epoch boundary: the members
+    still training end `interrupted` (cancelled, handed back, or taken over)."""
 
 
 @dataclass(frozen=True)
@@ -196,9 +199,9 @@ def fit(
         events = run.end_epoch(epoch, train_loss, valid, time.perf_counter() - tick)
         if on_epoch_end is not None:
             try:
-                on_epoch_end(events)
+                run.stop_early(on_epoch_end(events) or ())
             except StopTraining:
-                run.stop_all()
+                run.interrupt()
         if not run.active:
             break
     return run.results()
@@ -259,9 +262,15 @@ class StackRun:
         self.params = [p.detach()[keep].requires_grad_() for p in self.params]
         self.active = [self.active[row] for row in keep]
 
-    def stop_all(self) -> None:
-        for member in self.active:
+    def stop_early(self, members: Collection[int]) -> None:
+        """A stopping rule ended these members: they leave the stack."""
+        for member in members:
             self.outcome[member] = "stopped"
+        self.drop(list(members))
+
+    def interrupt(self) -> None:
+        for member in self.active:
+            self.outcome[member] = "interrupted"
         self.active = []
 
     def results(self) -> list[FitResult]:

@@ -7,7 +7,8 @@ from typing import Literal
 
 import torch
 
-Outcome = Literal["succeeded", "diverged", "stopped"]
+# stopped: by an early-stopping rule; interrupted: by the caller (StopTraining).
+Outcome = Literal["succeeded", "diverged", "stopped", "interrupted"]
 
 
 @dataclass(frozen=True)

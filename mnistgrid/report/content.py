@@ -17,7 +17,14 @@ from mnistgrid.report.document import (
     Paragraph,
     Table,
 )
-from mnistgrid.report.gather import FAILED, FAMILIES, UNFINISHED, JobResult, SweepData
+from mnistgrid.report.gather import (
+    FAILED,
+    FAMILIES,
+    UNFINISHED,
+    FullGrid,
+    JobResult,
+    SweepData,
+)
 from mnistgrid.report.paths import CSV
 from mnistgrid.report.summary import (
     FamilyBest,
@@ -27,6 +34,7 @@ from mnistgrid.report.summary import (
     gap_verdicts,
     per_digit,
     several_seeds,
+    stopping_summary,
 )
 
 
@@ -57,11 +65,14 @@ def report_blocks(
 CURVES_TEXT = (
     "Validation accuracy after each epoch, one panel per model and loss, one line per "
     "learning rate (the mean over seeds, with a band from the lowest to the highest seed where "
-    "there are several). Dashed lines: the pixel-similarity baselines."
+    "there are several). Dashed lines: the pixel-similarity baselines. A black square ends the "
+    "curve of a run the sweep's stopping rule stopped early."
 )
 LR_TEXT = (
     "Final validation accuracy against the learning rate. Diverged runs are marked with a red x "
-    "at the bottom of their panel, at their learning rate; they are not left out."
+    "at the bottom of their panel, at their learning rate; they are not left out. Runs stopped "
+    "early by the sweep's stopping rule are ringed in black: theirs is the accuracy where they "
+    "stopped."
 )
 
 
@@ -169,7 +180,55 @@ def headline(data: SweepData, bests: list[FamilyBest], figures: Mapping[str, str
                 "over seeds to weigh the gaps between families against."
             )
         )
-    return blocks + image(figures, "headline", "best accuracy per family")
+    return (
+        blocks
+        + stopping_blocks(data, bests)
+        + image(figures, "headline", "best accuracy per family")
+    )
+
+
+def stopping_blocks(data: SweepData, bests: list[FamilyBest]) -> list[Block]:
+    """What the sweep's early-stopping rule did: epochs and time saved, and whether each
+    family's best is the one the full grid found, where a full run of this grid is known."""
+    rule = data.stop
+    if not rule.active:
+        return []
+    done = stopping_summary(data)
+    brackets = "per model family" if rule.brackets == "family" else "across the whole grid"
+    options = f"grace {rule.grace}" + (
+        f", reduction {rule.reduction}" if rule.rule == "asha" else f", min_jobs {rule.min_jobs}"
+    )
+    blocks: list[Block] = [
+        Paragraph(
+            f"Early stopping: **{rule.rule}** ({options}, {brackets}) on {rule.metric} "
+            f"({rule.mode}). It stopped {done.stopped} jobs and trained {done.trained_epochs} "
+            f"of the full grid's {done.full_epochs} epochs ({done.ratio:.1f}x fewer), saving "
+            f"about {seconds(done.seconds_saved)} s of training (each model's mean epoch time "
+            "times the epochs it did not train)."
+        )
+    ]
+    full = data.full_grid
+    if full is None:
+        return blocks + [
+            Paragraph(
+                "No finished sweep of this grid without a stopping rule is in the store, so "
+                "whether each family's best is the one the full grid finds is not known."
+            )
+        ]
+    rows = tuple(
+        (b.family, acc(b.job.best_acc), acc(full.best_acc.get(b.family)), same_best(b, full))
+        for b in bests
+    )
+    header = ("family", "best, stopping early", f"best, full grid ({full.sweep_name})", "")
+    return blocks + [Table(header, rows, (False, True, True, False))]
+
+
+def same_best(best: FamilyBest, full: FullGrid) -> str:
+    theirs = full.best_acc.get(best.family)
+    if theirs is None or best.job.best_acc is None:
+        return ""
+    gap = best.job.best_acc - theirs
+    return "the same" if abs(gap) < 5e-5 else f"{gap:+.4f}"
 
 
 def figure_section(name: str, figures: Mapping[str, str], key: str, text: str) -> list[Block]:

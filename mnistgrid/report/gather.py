@@ -6,12 +6,14 @@ Every other module of the report works on `SweepData` only, never on the store.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from db.records import EpochRow, JobInfo, SweepInfo
 from db.store import Store
-from mnistgrid.spec import JobSpec
+from mnistgrid.spec import JobSpec, StopSpec
 
 # The four families the source posts compare, in the order every table and figure lists them.
 FAMILIES = ("baseline mae", "baseline mse", "linear", "mlp")
@@ -38,8 +40,7 @@ class JobResult:
 
     @property
     def family(self) -> str:
-        spec = self.spec
-        return f"baseline {spec.distance}" if spec.model == "baseline" else spec.model
+        return self.spec.family
 
     @property
     def model(self) -> str:
@@ -87,12 +88,23 @@ class JobResult:
 
 
 @dataclass(frozen=True, slots=True)
+class FullGrid:
+    """The same grid run to the end by another sweep (no stopping rule): its best accuracy per
+    family, what the stopping rule is measured against."""
+
+    sweep_name: str
+    best_acc: Mapping[str, float]
+
+
+@dataclass(frozen=True, slots=True)
 class SweepData:
     sweep: SweepInfo
     jobs: tuple[JobResult, ...]
     # The digit each class index stands for (`DataSpec.classes`): 0..9, or (b, a) for a pair.
     classes: tuple[int, ...]
     made_at: datetime
+    stop: StopSpec = StopSpec()
+    full_grid: FullGrid | None = None
 
     @property
     def finished(self) -> bool:
@@ -118,7 +130,34 @@ def gather(store: Store, sweep_id: int) -> SweepData:
         job_result(info, epochs.get(info.job_id, [])) for info in store.sweep_jobs(sweep_id)
     )
     classes = jobs[0].spec.data.classes if jobs else tuple(range(10))
-    return SweepData(sweep, jobs, classes, datetime.now(UTC))
+    stop = StopSpec.model_validate(sweep.grid.get("stop", {}))
+    full = full_grid(store, sweep) if stop.active else None
+    return SweepData(sweep, jobs, classes, datetime.now(UTC), stop, full)
+
+
+def full_grid(store: Store, sweep: SweepInfo) -> FullGrid | None:
+    """The latest finished sweep of the same grid without a stopping rule, if the store has
+    one: what stopping early is measured against."""
+    same = [
+        other
+        for other in store.list_sweeps()
+        if other.status == "finished"
+        and not StopSpec.model_validate(other.grid.get("stop", {})).active
+        and _without_stop(other.grid) == _without_stop(sweep.grid)
+    ]
+    if not same:
+        return None
+    other = same[-1]
+    best: dict[str, float] = {}
+    for info in store.sweep_jobs(other.sweep_id):
+        family = JobSpec.model_validate(info.params).family
+        if info.best_acc is not None:
+            best[family] = max(best.get(family, 0.0), info.best_acc)
+    return FullGrid(other.name, best)
+
+
+def _without_stop(grid: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in grid.items() if key not in ("name", "stop")}
 
 
 def job_result(info: JobInfo, epochs: list[EpochRow]) -> JobResult:

@@ -180,3 +180,37 @@ def per_digit_spread(jobs: list[JobResult], classes: tuple[int, ...]) -> dict[in
         digit: spread([t[digit] for t in tables if digit in t])
         for digit in (classes[i] for i in digit_order(classes))
     }
+
+
+@dataclass(frozen=True, slots=True)
+class StoppingSummary:
+    """What a sweep's stopping rule saved: epochs trained against the full grid, and the time
+    those untrained epochs would have taken (each model's mean epoch time, so an estimate)."""
+
+    stopped: int
+    trained_epochs: int
+    full_epochs: int
+    seconds_saved: float
+
+    @property
+    def ratio(self) -> float:
+        return self.full_epochs / self.trained_epochs if self.trained_epochs else math.inf
+
+
+def stopping_summary(data: SweepData) -> StoppingSummary:
+    trained = [job for job in data.jobs if job.model != "baseline"]
+    saved = 0.0
+    for model in MODEL_ORDER:
+        jobs = [job for job in trained if job.model == model]
+        seconds = [row.seconds for job in jobs for row in job.epochs]
+        if seconds:
+            missing = sum(
+                job.spec.epochs - len(job.epochs) for job in jobs if job.status == "stopped"
+            )
+            saved += missing * sum(seconds) / len(seconds)
+    return StoppingSummary(
+        stopped=sum(job.status == "stopped" for job in trained),
+        trained_epochs=sum(len(job.epochs) for job in trained),
+        full_epochs=sum(job.spec.epochs for job in trained),
+        seconds_saved=saved,
+    )

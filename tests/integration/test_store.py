@@ -535,13 +535,13 @@ def test_finish_is_forward_only(store: Store) -> None:
 
 
 def test_sweep_finishes_with_its_last_job(store: Store) -> None:
-    sweep_id, job_ids = new_sweep(store)
+    sweep_id, job_ids = new_sweep(store, n_jobs=4)
     store.claim_jobs(job_ids, "w1", 60)
     results = [
         store.finish_job(j, s)
-        for j, s in zip(job_ids, ["succeeded", "diverged", "failed"], strict=True)
+        for j, s in zip(job_ids, ["succeeded", "stopped", "diverged", "failed"], strict=True)
     ]
-    assert [r.sweep_finished for r in results] == [False, False, True]
+    assert [r.sweep_finished for r in results] == [False, False, False, True]
     sweep = store.get_sweep(sweep_id)
     assert sweep.status == "finished" and sweep.finished_at is not None
     assert sweep.counts == {
@@ -549,10 +549,34 @@ def test_sweep_finishes_with_its_last_job(store: Store) -> None:
         "running": 0,
         "succeeded": 1,
         "diverged": 1,
+        "stopped": 1,
         "failed": 1,
         "cancelled": 0,
     }
     assert store.mark_sweep_running(sweep_id) is False
+
+
+def test_resume_leaves_a_stopped_job_stopped(store: Store) -> None:
+    sweep_id, (stopped, failed) = new_sweep(store, n_jobs=2)
+    store.claim_jobs([stopped, failed], "w1", 60)
+    store.finish_job(stopped, "stopped")
+    store.finish_job(failed, "failed", error="boom")
+    assert store.requeue_unfinished(sweep_id) == [failed]
+    assert store.get_job(stopped).status == "stopped"
+
+
+def test_standings_at_an_epoch_and_best_so_far(store: Store) -> None:
+    sweep_id, (a, b, c) = new_sweep(store)
+    store.claim_jobs([a, b, c], "w1", 60)
+    for job, accs in ((a, [0.5, 0.4, 0.45]), (b, [0.3, 0.6]), (c, [0.2])):
+        for n, acc in enumerate(accs, start=1):
+            store.record_epoch(job, "w1", epoch(n, acc=acc))
+    at_two = store.standings(sweep_id, 2, "valid_acc")
+    assert at_two == {a: ("linear", 0.4), b: ("linear", 0.6)}  # c has not reached epoch 2
+    best = store.standings(sweep_id, 2, "valid_acc", best_so_far=True)
+    assert best == {a: ("linear", 0.5), b: ("linear", 0.6)}
+    lowest = store.standings(sweep_id, 2, "valid_loss", best_so_far=True, larger_is_better=False)
+    assert lowest == {a: ("linear", 0.3), b: ("linear", 0.3)}
 
 
 def test_cancel_and_requeue(store: Store) -> None:

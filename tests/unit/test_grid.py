@@ -105,3 +105,33 @@ def test_fuse_false_and_the_memory_bound_shrink_the_stacks():
         if job.group_key and job.model == "mlp" and job.spec["hidden"] == 64:
             sizes[job.group_key] = sizes.get(job.group_key, 0) + 1
     assert max(sizes.values()) == 2
+
+
+def test_a_stop_table_is_read_and_changes_the_sweep_but_not_its_jobs():
+    plain = parse_grid(GRID, "g")
+    stopping = parse_grid(GRID + '[stop]\nrule = "asha"\ngrace = 2\n', "g")
+    assert (stopping.spec.stop.rule, stopping.spec.stop.grace) == ("asha", 2)
+    assert stopping.hash() != plain.hash()  # another sweep...
+    assert [j.key() for j in expand(stopping, 1000)] == [j.key() for j in expand(plain, 1000)]
+
+
+def test_no_stop_table_keeps_the_hash_grids_had_before_stopping_existed():
+    # GRID's hash as mnistgrid computed it before [stop] existed: resubmitting it finds its sweep.
+    before = "a02778da5d849bbe27ae88391494a5fe67a3388c92cb67cedd622f06533d1b38"
+    assert parse_grid(GRID, "g").hash() == before
+    assert parse_grid(GRID + '[stop]\nrule = "none"\n', "g").hash() == before
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('rule = "asha"\nreduction = 1', "stop.reduction"),
+        ('rule = "median"\nreduction = 2', "reduction applies to rule 'asha' only"),
+        ('rule = "asha"\ngrace = 5', "stop.grace: 5 epochs leaves nothing to stop"),
+        ('rule = "hyperband"', "stop.rule"),
+        ('rule = "asha"\nwhen = "soon"', "stop.when: unknown key"),
+    ],
+)
+def test_a_bad_stop_table_is_one_line_naming_the_key(table, message):
+    with pytest.raises(BadInput, match=message):
+        parse_grid(GRID + f"[stop]\n{table}\n", "g")

@@ -113,7 +113,7 @@ def test_callback_sees_every_epoch_and_can_stop_training():
 
     results = fit([spec(), spec(lr=0.1)], DATA, on_epoch_end)
     assert seen == [[(0, 1), (1, 1)], [(0, 2), (1, 2)]]
-    assert [r.outcome for r in results] == ["stopped", "stopped"]
+    assert [r.outcome for r in results] == ["interrupted", "interrupted"]
 
 
 def test_resume_from_a_checkpoint_equals_an_uninterrupted_run():

@@ -17,6 +17,7 @@ from mnistgrid.report.figures.panels import Panel, baseline_lines, trained_panel
 from mnistgrid.report.figures.style import (
     DIVERGED_COLOR,
     FAMILY_COLORS,
+    STOPPED_COLOR,
     LrColors,
     accuracy_floor,
 )
@@ -50,6 +51,7 @@ def plot_curves(data: SweepData) -> Figure:
     floor = accuracy_floor([acc for plotted, _ in drawn for acc in plotted])
     for panel, (_, ends) in zip(panels, drawn, strict=True):
         baseline_lines(panel.ax, data, label=False)
+        mark_stopped(panel, floor)
         if ends:  # at the bottom when they fell below it: marked, not dropped
             x, y = zip(*ends, strict=True)
             panel.ax.plot(
@@ -111,6 +113,20 @@ def draw_panel(panel: Panel, colors: LrColors) -> tuple[list[float], list[tuple[
     return plotted, ends
 
 
+def mark_stopped(panel: Panel, floor: float) -> None:
+    """A square where each run that the stopping rule ended stopped: its curve ends there."""
+    ends = [
+        (j.epochs[-1].epoch, max(j.epochs[-1].valid_acc, floor))
+        for j in panel.jobs
+        if j.status == "stopped" and j.epochs and j.epochs[-1].valid_acc is not None
+    ]
+    if ends:
+        x, y = zip(*ends, strict=True)
+        panel.ax.plot(
+            x, y, "s", mfc="none", mec=STOPPED_COLOR, markersize=5, mew=1.2, clip_on=False
+        )
+
+
 def legend_handles(data: SweepData, lrs: list[float], colors: LrColors) -> list:
     handles: list = [Line2D([], [], color=colors(lr), lw=2, label=f"lr={lr:g}") for lr in lrs]
     for family in ("baseline mae", "baseline mse"):
@@ -123,6 +139,18 @@ def legend_handles(data: SweepData, lrs: list[float], colors: LrColors) -> list:
             )
     if any(len(g.jobs) > 1 for g in config_groups(data.jobs)):
         handles.append(Patch(color="grey", alpha=0.3, label="range over seeds"))
+    if any(j.status == "stopped" for j in data.jobs):
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color=STOPPED_COLOR,
+                marker="s",
+                mfc="none",
+                ls="none",
+                label="stopped early",
+            )
+        )
     if any(j.status == "diverged" for j in data.jobs):
         handles.append(
             Line2D(

@@ -15,6 +15,7 @@ from mnistgrid.report.figures.panels import Panel, baseline_lines, trained_panel
 from mnistgrid.report.figures.style import (
     DIVERGED_COLOR,
     FAMILY_COLORS,
+    STOPPED_COLOR,
     accuracy_floor,
     lr_ticks,
 )
@@ -88,6 +89,7 @@ def draw_panel(panel: Panel, floor: float) -> None:
                 capsize=3,
                 label=label,
             )
+    mark_stopped(panel)
     diverged = Counter(j.lr for j in panel.jobs if j.status == "diverged")
     for lr, n in diverged.items():
         if n > 1:  # several runs at one lr share a marker: say how many
@@ -112,4 +114,27 @@ def draw_panel(panel: Panel, floor: float) -> None:
             clip_on=False,
             zorder=5,
             label="diverged",
+        )
+
+
+def mark_stopped(panel: Panel) -> None:
+    """Ring the points of configurations the stopping rule ended: their final accuracy is the
+    one where they stopped, not after every epoch."""
+    points = [
+        (g.first.lr, s.mean)
+        for g in config_groups(panel.jobs)
+        if any(j.status == "stopped" for j in g.jobs) and (s := g.final_acc) is not None
+    ]
+    if points:
+        lr, mean = zip(*points, strict=True)
+        panel.ax.plot(
+            lr,
+            mean,
+            "o",
+            mfc="none",
+            mec=STOPPED_COLOR,
+            markersize=10,
+            mew=1.2,
+            zorder=6,
+            label="stopped early",
         )

@@ -24,6 +24,7 @@ FAMILY_COLORS = {
 }
 LOSS_COLORS = {"mnist_loss": "#1f78b4", "softmax_mse": "#ff7f00", "cross_entropy": "#33a02c"}
 DIVERGED_COLOR = "#d62728"
+STOPPED_COLOR = "#222222"  # runs a stopping rule ended early
 LR_CMAP = "viridis"
 DPI = 110
 

@@ -1,0 +1,147 @@
+"""Early stopping against the full grid: one grid of the posts' kind run three times on two
+workers, with no rule, the median rule and ASHA.
+
+    MNISTGRID_DATA_DIR=../shared/data/mnist python benchmarks/bench_stopping.py
+
+The grid: linear and MLP x the three losses x 6 learning rates x 20 epochs (36 jobs, fused in
+stacks of 6). Each run is a real sweep: `mnistgrid submit --wait` on a real Redis and two
+`mnistgrid worker` processes with one torch thread each, into one SQLite file, so that the
+reports of the two stopping runs find the full grid's sweep and compare their bests with it.
+Prints epochs trained, wall time and each family's best accuracy, with the ratios to no rule.
+Target (issue "Early stopping"): ASHA trains at least 3x fewer epochs than no rule, with each
+family's best within 0.002 of no rule's. Results: docs/benchmarks.md, section "Early stopping".
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import redis
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from db.store import Store  # noqa: E402
+
+GRID = """
+name = "{name}"
+[train]
+epochs = 20
+{stop}
+[grid]
+model = ["linear", "mlp"]
+loss = ["mnist_loss", "softmax_mse", "cross_entropy"]
+lr = {lrs}
+hidden = 64
+batch_size = 256
+"""
+RULES = {
+    "none": "",
+    "median": '[stop]\nrule = "median"\ngrace = 3\nmin_jobs = 3',
+    "asha": '[stop]\nrule = "asha"\ngrace = 1\nreduction = {reduction}',
+}
+
+
+LRS = {6: [0.1, 0.3, 1.0, 2.0, 3.0, 5.0], 8: [0.03, 0.1, 0.3, 1.0, 2.0, 3.0, 5.0, 8.0]}
+
+
+def run_sweep(name: str, stop: str, lrs: int, env: dict[str, str], folder: Path) -> float:
+    grid = folder / f"{name}.toml"
+    grid.write_text(GRID.format(name=name, stop=stop, lrs=LRS[lrs]))
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "mnistgrid.cli", "submit", str(grid), "--wait"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"sweep {name} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    return time.perf_counter() - start
+
+
+def summary(store: Store, name: str) -> dict[str, object]:
+    sweep = store.get_sweep(name)
+    jobs = store.sweep_jobs(sweep.sweep_id)
+    epochs = store.sweep_epochs(sweep.sweep_id)
+    best = {
+        model: max(job.best_acc for job in jobs if job.model == model and job.best_acc)
+        for model in ("linear", "mlp")
+    }
+    return {
+        "epochs": sum(len(rows) for rows in epochs.values()),
+        "stopped": sum(job.status == "stopped" for job in jobs),
+        "best": best,
+    }
+
+
+def start_workers(env: dict[str, str], folder: Path) -> list[subprocess.Popen]:
+    argv = [sys.executable, "-m", "mnistgrid.cli", "worker", "-c", "1", "--threads", "1"]
+    return [
+        subprocess.Popen(
+            [*argv, "--name", f"bench{i}@%h", "--loglevel", "warning"],
+            env=env,
+            stdout=(folder / f"worker{i}.log").open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        for i in range(2)
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/11")
+    parser.add_argument("--reduction", type=int, default=3, help="ASHA's reduction factor")
+    parser.add_argument("--lrs", type=int, choices=sorted(LRS), default=6, help="lrs per stack")
+    args = parser.parse_args()
+    redis.Redis.from_url(args.broker_url).flushdb()
+    results, walls = {}, {}
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        env = {
+            **os.environ,
+            "MNISTGRID_DATABASE_URL": f"sqlite:///{folder / 'stop.db'}",
+            "MNISTGRID_BROKER_URL": args.broker_url,
+            "MNISTGRID_REPORTS_DIR": str(folder / "reports"),
+            "MNISTGRID_TORCH_THREADS": "1",
+        }
+        workers = start_workers(env, folder)
+        try:
+            for rule, stop in RULES.items():
+                stop = stop.format(reduction=args.reduction)
+                walls[rule] = run_sweep(f"bench-{rule}", stop, args.lrs, env, folder)
+        finally:
+            for worker in workers:
+                worker.terminate()
+                worker.wait()
+        with Store(env["MNISTGRID_DATABASE_URL"]) as store:
+            results = {rule: summary(store, f"bench-{rule}") for rule in RULES}
+    redis.Redis.from_url(args.broker_url).flushdb()
+    print_table(results, walls, 6 * args.lrs)
+
+
+def print_table(results: dict[str, dict], walls: dict[str, float], jobs: int) -> None:
+    full = results["none"]
+    print(f"{jobs} jobs x 20 epochs ({jobs * 20} epochs), 2 workers x 1 torch thread")
+    print(
+        "rule    epochs  fewer  stopped  wall s  faster  linear best (vs none)  mlp best (vs none)"
+    )
+    for rule, result in results.items():
+        bests = [
+            f"{result['best'][m]:.4f} ({result['best'][m] - full['best'][m]:+.4f})"
+            for m in ("linear", "mlp")
+        ]
+        print(
+            f"{rule:<7} {result['epochs']:>6}  {full['epochs'] / result['epochs']:>4.1f}x  "
+            f"{result['stopped']:>7}  {walls[rule]:>6.1f}  {walls['none'] / walls[rule]:>5.1f}x  "
+            f"{bests[0]:>21}  {bests[1]:>18}"
+        )
+
+
+if __name__ == "__main__":
+    main()
