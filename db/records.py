@@ -119,7 +119,10 @@ class Checkpoint:
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """A job this worker now holds: train it from `checkpoint` (or from scratch when None)."""
+    """A job this worker now holds: train it from `checkpoint` (or from scratch when None).
+
+    Or, when `exhausted`, a job it must not start: it was already started
+    MNISTGRID_MAX_ATTEMPTS times (`attempt` is that count, `last_worker` its last holder)."""
 
     job_id: int
     sweep_id: int
@@ -127,6 +130,16 @@ class Claim:
     spec: Mapping[str, Any]
     checkpoint: Checkpoint | None
     group_key: str | None = None
+    exhausted: bool = False
+    last_worker: str | None = None
+
+
+def gave_up_error(attempts: int, last_worker: str | None, max_attempts: int) -> str:
+    """Why a job whose workers kept dying ends `failed`."""
+    return (
+        f"its worker was lost {attempts} times (last {last_worker}); gave up after "
+        f"{max_attempts} attempts (MNISTGRID_MAX_ATTEMPTS)"
+    )
 
 
 @dataclass(frozen=True, slots=True)

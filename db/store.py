@@ -73,6 +73,7 @@ from db.records import (
     SweepCreated,
     SweepInfo,
     TakeOver,
+    gave_up_error,
 )
 from db.rows import (
     EPOCH_COLUMNS,
@@ -364,16 +365,15 @@ class Store:
             JobModel.worker == job.worker,
         ]
         if job.attempts < max_attempts:
+            # `worker` keeps the lost holder's name: `mnistgrid status` and a later give-up
+            # can still say which worker it was.
             session.execute(
                 update_rows(JobModel)
                 .where(*still_lost)
-                .values(status="queued", worker=None, heartbeat_at=None, sent_at=self._now())
+                .values(status="queued", heartbeat_at=None, sent_at=self._now())
             )
             return replace(job, requeued=True)
-        error = (
-            f"its worker was lost {job.attempts} times (last {job.worker}); gave up after "
-            f"{max_attempts} attempts (MNISTGRID_MAX_ATTEMPTS)"
-        )
+        error = gave_up_error(job.attempts, job.worker, max_attempts)
         session.execute(
             update_rows(JobModel)
             .where(*still_lost)
@@ -478,8 +478,16 @@ class Store:
             return JobInfo(*row)
 
     @_retrying
-    def claim_jobs(self, job_ids: Iterable[int], worker: str, lease_seconds: float) -> list[Claim]:
-        """Take the jobs this worker may run, atomically, by the rules of `claim_job`."""
+    def claim_jobs(
+        self,
+        job_ids: Iterable[int],
+        worker: str,
+        lease_seconds: float,
+        max_attempts: int | None = None,
+    ) -> list[Claim]:
+        """Take the jobs this worker may run, atomically, by the rules of `claim_job`. A job
+        already started `max_attempts` times is not started again: it comes back `exhausted`,
+        unchanged, for the caller to fail."""
         ids = sorted(set(job_ids))
         if not ids:
             return []
@@ -502,7 +510,7 @@ class Store:
                 # Row locks on PostgreSQL; SQLite holds the whole write lock since BEGIN.
                 .with_for_update(of=JobModel)
             ).all()
-            taken, cancelled = [], []
+            taken, cancelled, exhausted = [], [], []
             for row in rows:
                 if row.status in TERMINAL_JOB_STATUSES:
                     continue
@@ -510,6 +518,9 @@ class Store:
                     continue  # a duplicate delivery: the holder is alive
                 if row.sweep_status == "cancelled":
                     cancelled.append(row.job_id)
+                    continue
+                if max_attempts is not None and row.attempts >= max_attempts:
+                    exhausted.append(row)
                     continue
                 taken.append(row)
             now = self._now()
@@ -519,8 +530,14 @@ class Store:
                     .where(JobModel.job_id.in_(cancelled))
                     .values(status="cancelled", finished_at=now)
                 )
+            spent = [
+                Claim(
+                    r.job_id, r.sweep_id, r.attempts, r.params, None, r.group_key, True, r.worker
+                )
+                for r in exhausted
+            ]
             if not taken:
-                return []
+                return spent
             taken_ids = [row.job_id for row in taken]
             session.execute(
                 update_rows(JobModel)
@@ -542,7 +559,7 @@ class Store:
                 .values(status="running")
             )
             saved = latest_checkpoints(session, taken_ids)
-            return [
+            return spent + [
                 Claim(
                     job_id=row.job_id,
                     sweep_id=row.sweep_id,

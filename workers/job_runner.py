@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import torch
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from db.records import Claim, EpochRow
+from db.records import Claim, EpochRow, gave_up_error
 from db.store import Store
 from mnistgrid import __version__
 from mnistgrid.core.checkpoint import load_checkpoint, save_checkpoint
@@ -102,19 +102,27 @@ class JobRunner:
 
     def run(self, job_ids: Sequence[int]) -> Outcome:
         """Train what can be claimed of `job_ids`."""
-        claims = self.store.claim_jobs(list(job_ids), self.worker, self.settings.lease_seconds)
-        claims = [c for c in claims if not self.gave_up(c)]
+        settings = self.settings
+        claims = self.store.claim_jobs(
+            list(job_ids), self.worker, settings.lease_seconds, settings.max_attempts
+        )
         outcome = Outcome()
+        claims = [c for c in claims if not self.gave_up(c, outcome)]
         for epoch_group in by_checkpoint_epoch(claims):
             self.train(epoch_group, outcome)
         return outcome
 
-    def gave_up(self, claim: Claim) -> bool:
+    def gave_up(self, claim: Claim, outcome: Outcome) -> bool:
         """A job that keeps killing its worker would be redelivered forever: bound it."""
-        if claim.attempt <= self.settings.max_attempts:
+        if not claim.exhausted:
             return False
-        error = f"gave up after {claim.attempt - 1} attempts that never finished"
-        self.store.finish_job(claim.job_id, "failed", error=error)
+        max_attempts = self.settings.max_attempts
+        self.end(
+            claim,
+            "failed",
+            outcome,
+            error=gave_up_error(claim.attempt, claim.last_worker, max_attempts),
+        )
         return True
 
     def train(self, claims: list[Claim], outcome: Outcome) -> None:

@@ -310,7 +310,13 @@ def test_an_expired_lease_is_taken_over_once(store: Store) -> None:
     ]
     assert taken.requeued_by_sweep() == {sweep_id: [lost]} and taken.sweeps_ended == ()
     job = store.get_job(lost)
-    assert (job.status, job.worker, job.heartbeat_at, job.attempts) == ("queued", None, None, 1)
+    # Queued again, with the lost worker's name kept as its last holder.
+    assert (job.status, job.worker, job.heartbeat_at, job.attempts) == (
+        "queued",
+        "dead:1",
+        None,
+        1,
+    )
     assert job.sent_at is not None
     assert store.take_over_lost_jobs(0.2, max_attempts=3).lost == ()  # taken already
     assert store.get_job(alive).status == "running"  # its lease is live
