@@ -145,8 +145,10 @@ def test_a_worker_started_later_heals_the_sweep_by_itself(env, tmp_path):
         assert shown.returncode == 0, shown.stderr
         assert "lost, re-sending" in shown.stdout and dead in shown.stdout, shown.stdout
         later = start_worker(env, "later", tmp_path / "later.log")
+        started_at = time.monotonic()
         try:
             wait_until(lambda: finished(store, "alone"), 240, "the new worker to finish it")
+            recovered = time.monotonic() - started_at
         finally:
             stop_process(later)
     finally:
@@ -154,6 +156,7 @@ def test_a_worker_started_later_heals_the_sweep_by_itself(env, tmp_path):
     final = store.get_job(job.job_id)
     assert final.status == "succeeded" and final.attempts == 2
     assert epochs_of(store, job.job_id) == list(range(1, 9))
+    print(f"\nonly worker SIGKILLed, a new one started later: sweep done {recovered:.1f} s after")
 
 
 def test_a_flushed_redis_loses_no_job(mnist_dir, tmp_path):
@@ -220,7 +223,9 @@ def test_a_job_that_kills_its_worker_fails_after_its_attempts(env, tmp_path):
     started = [start_worker(hooked, f"k{i}", tmp_path / f"k{i}.log") for i in range(2)]
     try:
         submit(env, grid_file(tmp_path, "killer", 3, f"[{killer}, 0.5]"))
+        submitted_at = time.monotonic()
         wait_until(lambda: finished(store, "killer"), 300, "the sweep to end")
+        ended = time.monotonic() - submitted_at
     finally:
         for process in started:
             stop_process(process)
@@ -232,6 +237,7 @@ def test_a_job_that_kills_its_worker_fails_after_its_attempts(env, tmp_path):
         r"\(MNISTGRID_MAX_ATTEMPTS\)",
         jobs[killer].error,
     )
+    print(f"\na job that kills its worker: failed after 3 attempts, sweep ended {ended:.1f} s in")
 
 
 def test_a_report_request_lost_with_its_worker_is_asked_again(env, tmp_path):
