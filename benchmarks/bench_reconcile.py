@@ -28,7 +28,7 @@ from sqlalchemy import event, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.bench_store import new_jobs, postgres_database  # noqa: E402
+from benchmarks.bench_store import new_jobs, postgres_database, print_table  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from db.store import Store  # noqa: E402
 from mnistgrid.queue.app import make_celery  # noqa: E402
@@ -147,13 +147,7 @@ def main() -> None:
         results["SQLite (WAL, file)"] = bench(sqlite_url, args.broker_url)
     with postgres_database(args.postgres_url) as url:
         results["PostgreSQL 127.0.0.1"] = bench(url, args.broker_url)
-    metrics = list(next(iter(results.values())))
-    width = max(map(len, metrics))
-    print(f"| {'':{width}} | " + " | ".join(results) + " |")
-    print(f"|{'-' * (width + 2)}|" + "|".join("-" * (len(name) + 2) for name in results) + "|")
-    for metric in metrics:
-        cells = " | ".join(f"{results[name][metric]:{len(name)}}" for name in results)
-        print(f"| {metric:{width}} | {cells} |")
+    print_table(results)
 
 
 if __name__ == "__main__":

@@ -159,6 +159,11 @@ def main() -> None:
     with postgres_database(args.postgres_url) as url:
         results["PostgreSQL 127.0.0.1"] = bench(url)
 
+    print_table(results)
+
+
+def print_table(results: dict[str, dict[str, str]]) -> None:
+    """A Markdown table: one row per metric, one column per backend."""
     metrics = list(next(iter(results.values())))
     width = max(map(len, metrics))
     print(f"| {'':{width}} | " + " | ".join(results) + " |")

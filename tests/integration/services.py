@@ -15,6 +15,7 @@ from pathlib import Path
 
 import redis
 
+from db.store import Store
 from mnistgrid.cli.commands.worker_cmd import worker_argv
 
 REDIS = "redis://127.0.0.1:6379"
@@ -79,6 +80,21 @@ def workers(
     finally:
         for process in started:
             stop_process(process)
+
+
+def linear_grid(folder: Path, name: str, epochs: int, lrs: str = "[0.5]", extra: str = "") -> Path:
+    """A grid file of unfused linear cross-entropy jobs, one per lr: the fault tests' sweep."""
+    path = folder / f"{name}.toml"
+    path.write_text(
+        f'name = "{name}"\nfuse = false\n{extra}\n[train]\nepochs = {epochs}\n'
+        f'[grid]\nmodel = "linear"\nloss = "cross_entropy"\nlr = {lrs}\nbatch_size = 64\n'
+    )
+    return path
+
+
+def epochs_of(store: Store, job_id: int) -> list[int]:
+    """The epoch numbers stored for the job, in order: each once when nothing was redone."""
+    return [row.epoch for row in store.epochs(job_id)]
 
 
 def wait_until(condition, timeout: float, what: str, poll: float = 0.2) -> None:

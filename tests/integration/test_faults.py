@@ -25,6 +25,8 @@ from mnistgrid.queue.routing import TRAIN_TASK
 from mnistgrid.settings import load_settings
 from tests.integration.conftest import postgres_database
 from tests.integration.services import (
+    epochs_of,
+    linear_grid,
     mnistgrid_env,
     private_redis_db,
     redis_server,
@@ -38,15 +40,6 @@ from tests.integration.services import (
 pytestmark = pytest.mark.integration
 
 LEASE = 3.0  # seconds: a dead worker's job is taken over this soon after its last write
-
-
-def grid_file(folder: Path, name: str, epochs: int, lrs: str = "[0.5]", extra: str = "") -> Path:
-    path = folder / f"{name}.toml"
-    path.write_text(
-        f'name = "{name}"\nfuse = false\n{extra}\n[train]\nepochs = {epochs}\n'
-        f'[grid]\nmodel = "linear"\nloss = "cross_entropy"\nlr = {lrs}\nbatch_size = 64\n'
-    )
-    return path
 
 
 @pytest.fixture
@@ -68,15 +61,11 @@ def env(pg_url, mnist_dir, tmp_path):
         )
 
 
-def epochs_of(store: Store, job_id: int) -> list[int]:
-    return [row.epoch for row in store.epochs(job_id)]
-
-
 @pytest.mark.parametrize("fused", [False, True], ids=["one-job", "stack-of-three"])
 def test_a_killed_worker_costs_at_most_the_epoch_in_progress(env, tmp_path, fused):
     store = Store(env["MNISTGRID_DATABASE_URL"])
     lrs = "[0.3, 0.5, 1.0]" if fused else "[0.5]"
-    grid = grid_file(tmp_path, "kill", 20, lrs, extra="").read_text()
+    grid = linear_grid(tmp_path, "kill", 20, lrs, extra="").read_text()
     path = tmp_path / "kill.toml"
     path.write_text(grid.replace("fuse = false", f"fuse = {str(fused).lower()}"))
     started = [start_worker(env, f"k{i}", tmp_path / f"k{i}.log") for i in range(2)]
@@ -117,7 +106,7 @@ def test_sigterm_hands_the_job_back_at_the_next_epoch_boundary(env, tmp_path):
     store = Store(env["MNISTGRID_DATABASE_URL"])
     worker = start_worker(env, "term", tmp_path / "term.log")
     try:
-        assert run_cli(env, "submit", str(grid_file(tmp_path, "term", 40))).returncode == 0
+        assert run_cli(env, "submit", str(linear_grid(tmp_path, "term", 40))).returncode == 0
         (job,) = store.sweep_jobs(store.get_sweep("term").sweep_id)
         wait_until(lambda: len(epochs_of(store, job.job_id)) >= 2, 120, "two epochs")
         os.kill(worker.pid, signal.SIGTERM)  # what `docker stop` sends to the main process
@@ -158,7 +147,7 @@ def test_redis_restarting_mid_sweep(pg_url, mnist_dir, tmp_path):
         )
         store = Store(pg_url)
         with workers(env, tmp_path):
-            grid = grid_file(tmp_path, "redis", 6, lrs="[0.1, 0.2, 0.3, 0.5, 1.0, 2.0]")
+            grid = linear_grid(tmp_path, "redis", 6, lrs="[0.1, 0.2, 0.3, 0.5, 1.0, 2.0]")
             assert run_cli(env, "submit", str(grid)).returncode == 0
             sweep_id = store.get_sweep("redis").sweep_id
             wait_until(
@@ -181,7 +170,7 @@ def test_redis_restarting_mid_sweep(pg_url, mnist_dir, tmp_path):
 def test_postgresql_restarting_mid_sweep(env, tmp_path):
     store = Store(env["MNISTGRID_DATABASE_URL"])
     with workers(env, tmp_path):
-        grid = grid_file(tmp_path, "pg", 8, lrs="[0.1, 0.3, 1.0, 2.0]")
+        grid = linear_grid(tmp_path, "pg", 8, lrs="[0.1, 0.3, 1.0, 2.0]")
         assert run_cli(env, "submit", str(grid)).returncode == 0
         sweep_id = store.get_sweep("pg").sweep_id
         wait_until(
@@ -203,7 +192,7 @@ def test_postgresql_restarting_mid_sweep(env, tmp_path):
 
 
 def test_the_same_grid_submitted_twice_at_once(env, tmp_path):
-    grid = grid_file(tmp_path, "race", 2, lrs="[0.1, 0.2, 0.3, 0.4, 0.5]")
+    grid = linear_grid(tmp_path, "race", 2, lrs="[0.1, 0.2, 0.3, 0.4, 0.5]")
     racing = [
         subprocess.Popen(
             [sys.executable, "-m", "mnistgrid.cli", "submit", str(grid)],
@@ -260,7 +249,7 @@ def test_a_job_that_raises_fails_once_with_its_error(env, mnist_dir, tmp_path):
     bad_env = {**env, "MNISTGRID_DATA_DIR": str(corrupt)}
     with workers(bad_env, tmp_path, count=1):
         done = run_cli(
-            bad_env, "submit", str(grid_file(tmp_path, "fail", 2, "[0.1, 0.2]")), "--wait"
+            bad_env, "submit", str(linear_grid(tmp_path, "fail", 2, "[0.1, 0.2]")), "--wait"
         )
     assert done.returncode == 1  # --wait says a job failed
     store = Store(env["MNISTGRID_DATABASE_URL"])
@@ -271,7 +260,7 @@ def test_a_job_that_raises_fails_once_with_its_error(env, mnist_dir, tmp_path):
 
 
 def test_a_pickled_message_is_refused(env, tmp_path):
-    grid = grid_file(tmp_path, "pickle", 1)
+    grid = linear_grid(tmp_path, "pickle", 1)
     with workers(env, tmp_path, count=1):
         # Written and queued the normal way, then drained: only the pickled copy remains.
         assert run_cli(env, "submit", str(grid)).returncode == 0
@@ -286,7 +275,7 @@ def test_a_pickled_message_is_refused(env, tmp_path):
 
 
 def test_a_job_over_its_time_limit_fails_and_the_sweep_ends(env, tmp_path):
-    grid = grid_file(tmp_path, "slow", 200).read_text()
+    grid = linear_grid(tmp_path, "slow", 200).read_text()
     path = tmp_path / "slow.toml"
     # Long enough for the data load and a first epoch on a loaded 2-core machine, far too
     # short for 200 epochs (0.3 s each on an unloaded machine, 2 to 3 s on a loaded one).

@@ -28,6 +28,8 @@ from mnistgrid.settings import Settings
 from mnistgrid.spec import JobSpec
 from tests.integration.conftest import postgres_database
 from tests.integration.services import (
+    epochs_of,
+    linear_grid,
     mnistgrid_env,
     private_redis_db,
     redis_server,
@@ -42,15 +44,6 @@ pytestmark = pytest.mark.integration
 
 LEASE = 3.0  # seconds: a dead worker's job is taken over this soon after its last write
 HOOKS = Path(__file__).parent / "hooks"
-
-
-def grid_file(folder: Path, name: str, epochs: int, lrs: str = "[0.5]") -> Path:
-    path = folder / f"{name}.toml"
-    path.write_text(
-        f'name = "{name}"\nfuse = false\n[train]\nepochs = {epochs}\n'
-        f'[grid]\nmodel = "linear"\nloss = "cross_entropy"\nlr = {lrs}\nbatch_size = 64\n'
-    )
-    return path
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -80,10 +73,6 @@ def submit(env: dict[str, str], grid: Path) -> None:
     assert done.returncode == 0, done.stderr
 
 
-def epochs_of(store: Store, job_id: int) -> list[int]:
-    return [row.epoch for row in store.epochs(job_id)]
-
-
 def finished(store: Store, name: str) -> bool:
     return store.get_sweep(name).status == "finished"
 
@@ -104,7 +93,7 @@ def test_a_killed_workers_job_resumes_on_the_other_with_nobody_watching(env, tmp
     store = Store(env["MNISTGRID_DATABASE_URL"])
     started = [start_worker(env, f"h{i}", tmp_path / f"h{i}.log") for i in range(2)]
     try:
-        submit(env, grid_file(tmp_path, "unwatched", 12))
+        submit(env, linear_grid(tmp_path, "unwatched", 12))
         (job,) = store.sweep_jobs(store.get_sweep("unwatched").sweep_id)
         wait_until(lambda: len(epochs_of(store, job.job_id)) >= 3, 180, "three epochs")
         victim = holder(store, job.job_id, started)
@@ -134,7 +123,7 @@ def test_a_worker_started_later_heals_the_sweep_by_itself(env, tmp_path):
     store = Store(env["MNISTGRID_DATABASE_URL"])
     only = start_worker(env, "only", tmp_path / "only.log")
     try:
-        submit(env, grid_file(tmp_path, "alone", 8))
+        submit(env, linear_grid(tmp_path, "alone", 8))
         (job,) = store.sweep_jobs(store.get_sweep("alone").sweep_id)
         wait_until(lambda: len(epochs_of(store, job.job_id)) >= 2, 180, "two epochs")
         dead = store.get_job(job.job_id).worker
@@ -172,7 +161,7 @@ def test_a_flushed_redis_loses_no_job(mnist_dir, tmp_path):
         store = Store(url)
         started = [start_worker(env, f"f{i}", tmp_path / f"f{i}.log") for i in range(2)]
         try:
-            submit(env, grid_file(tmp_path, "flush", 4, "[0.1, 0.2, 0.3, 0.5, 1.0, 2.0]"))
+            submit(env, linear_grid(tmp_path, "flush", 4, "[0.1, 0.2, 0.3, 0.5, 1.0, 2.0]"))
             sweep_id = store.get_sweep("flush").sweep_id
             wait_until(
                 lambda: any(j.last_epoch for j in store.sweep_jobs(sweep_id)), 180, "an epoch"
@@ -203,7 +192,7 @@ def _reconcile_in_child(env: dict[str, str], barrier: Any, results: Any) -> None
 
 def test_three_reconcilers_at_the_same_moment_send_a_lost_job_once(env, tmp_path):
     store = Store(env["MNISTGRID_DATABASE_URL"])
-    submit(env, grid_file(tmp_path, "once", 2))
+    submit(env, linear_grid(tmp_path, "once", 2))
     (job,) = store.sweep_jobs(store.get_sweep("once").sweep_id)
     broker = redis.Redis.from_url(env["MNISTGRID_BROKER_URL"])
     broker.delete("cpu")  # its message was delivered...
@@ -222,7 +211,7 @@ def test_a_job_that_kills_its_worker_fails_after_its_attempts(env, tmp_path):
     hooked = {**env, "PYTHONPATH": str(HOOKS), "MNISTGRID_TEST_KILL_LR": str(killer)}
     started = [start_worker(hooked, f"k{i}", tmp_path / f"k{i}.log") for i in range(2)]
     try:
-        submit(env, grid_file(tmp_path, "killer", 3, f"[{killer}, 0.5]"))
+        submit(env, linear_grid(tmp_path, "killer", 3, f"[{killer}, 0.5]"))
         submitted_at = time.monotonic()
         wait_until(lambda: finished(store, "killer"), 300, "the sweep to end")
         ended = time.monotonic() - submitted_at
@@ -244,7 +233,7 @@ def test_a_report_request_lost_with_its_worker_is_asked_again(env, tmp_path):
     store = Store(env["MNISTGRID_DATABASE_URL"])
     worker = start_worker(env, "r", tmp_path / "r.log")
     try:
-        submit(env, grid_file(tmp_path, "report", 1))
+        submit(env, linear_grid(tmp_path, "report", 1))
         wait_until(lambda: store.get_sweep("report").report_status == "written", 180, "a report")
         html = Path(env["MNISTGRID_REPORTS_DIR"]) / "report" / "report.html"
         html.unlink()

@@ -14,6 +14,7 @@ import pytest
 from db.store import Store
 from mnistgrid.core.stopping import asha_rungs
 from tests.integration.services import (
+    epochs_of,
     mnistgrid_env,
     private_redis_db,
     run_cli,
@@ -56,10 +57,6 @@ def env(mnist_dir, tmp_path):
             lease_seconds=str(LEASE),
             reports_dir=str(tmp_path / "reports"),
         )
-
-
-def epochs_of(store: Store, job_id: int) -> list[int]:
-    return [row.epoch for row in store.epochs(job_id)]
 
 
 def test_an_asha_sweep_stops_jobs_at_rungs_and_keeps_each_familys_best(env, tmp_path):
