@@ -21,7 +21,7 @@ from mnistgrid.web.encode import json_response
 from mnistgrid.web.job_view import JobHead, epoch_line, extension, job_id_of, job_update
 from mnistgrid.web.live import parse_after, parse_cursor, sweep_head, sweep_update
 from mnistgrid.web.sweep_list import sweep_lines
-from mnistgrid.web.sweep_view import sweep_page, sweep_summary
+from mnistgrid.web.sweep_view import sweep_summary, sweep_table
 
 
 def sweeps(request: Request) -> Response:
@@ -47,17 +47,17 @@ def sweeps(request: Request) -> Response:
 
 
 def sweep(request: Request) -> Response:
-    """Everything a sweep page starts from: every job and every epoch's accuracy."""
+    """Every job of a sweep and every epoch's accuracy: what a live page starts from."""
     w = web(request)
-    page = sweep_page(w.store, request.path_params["ref"], w.settings)
+    table = sweep_table(w.store, request.path_params["ref"], w.settings)
     return json_response(
         {
-            "cursor": page.cursor.isoformat(),
-            "sweep": sweep_head(page.sweep),
-            "jobs": [row.as_json() for row in page.rows],
+            "cursor": table.cursor.isoformat(),
+            "sweep": sweep_head(table.sweep),
+            "jobs": [row.as_json() for row in table.rows],
             "points": {
-                job.job_id: [[row.epoch, row.valid_acc] for row in job.epochs]
-                for job in page.data.jobs
+                job_id: [[p.epoch, p.valid_acc] for p in points]
+                for job_id, points in table.points.items()
             },
         }
     )

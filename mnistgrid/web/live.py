@@ -16,7 +16,7 @@ from db.records import EpochPoint, SweepInfo
 from db.store import Store
 from mnistgrid.errors import BadInput
 from mnistgrid.settings import Settings
-from mnistgrid.web.sweep_data import job_results
+from mnistgrid.web.sweep_data import by_job, job_results
 from mnistgrid.web.sweep_view import job_rows
 
 
@@ -51,7 +51,7 @@ def sweep_update(store: Store, ref: str, since: datetime, settings: Settings) ->
     """The changed jobs (as table rows) and their new epochs, with the sweep's counts."""
     sweep = store.get_sweep(ref)
     changes = store.sweep_changes(sweep.sweep_id, since, settings.lease_seconds)
-    results = job_results(changes.jobs, changes.points)
+    results = job_results(changes.jobs, by_job(changes.points))
     return {
         "cursor": changes.read_at.isoformat(),
         "sweep": sweep_head(sweep),

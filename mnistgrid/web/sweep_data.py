@@ -17,26 +17,38 @@ from db.store import Store
 from mnistgrid.report.gather import JobResult, SweepData, job_result
 from mnistgrid.report.summary import FamilyBest
 
+Points = dict[int, list[EpochPoint]]
 
-def point_rows(points: Iterable[EpochPoint]) -> dict[int, list[EpochRow]]:
-    """Each job's points as EpochRows that hold what a point holds: the accuracy and the
-    seconds; no losses and no per-class accuracies."""
-    rows: dict[int, list[EpochRow]] = {}
+
+def by_job(points: Iterable[EpochPoint]) -> Points:
+    found: Points = {}
     for point in points:
-        rows.setdefault(point.job_id, []).append(
-            EpochRow(point.epoch, None, None, point.valid_acc, (), point.seconds)
-        )
-    return rows
+        found.setdefault(point.job_id, []).append(point)
+    return found
 
 
-def job_results(jobs: Iterable[JobInfo], points: Iterable[EpochPoint]) -> list[JobResult]:
-    rows = point_rows(points)
-    return [job_result(info, rows.get(info.job_id, [])) for info in jobs]
+def point_rows(points: list[EpochPoint]) -> list[EpochRow]:
+    """EpochRows that hold what a point holds: the accuracy and the seconds; no losses and no
+    per-class accuracies."""
+    return [EpochRow(p.epoch, None, None, p.valid_acc, (), p.seconds) for p in points]
 
 
-def sweep_data(
-    sweep: SweepInfo, jobs: Iterable[JobInfo], points: Iterable[EpochPoint]
-) -> SweepData:
+def job_results(jobs: Iterable[JobInfo], points: Points) -> list[JobResult]:
+    """The report's `job_result` of each job. Its epochs only count where the job row lacks a
+    number it stores at the end (running jobs, mostly), so only those jobs get them: an
+    ended job's numbers are its row's, as in the report, and the page skips 40,000 rows."""
+    return [
+        job_result(info, point_rows(points.get(info.job_id, [])) if unfinished(info) else [])
+        for info in jobs
+    ]
+
+
+def unfinished(info: JobInfo) -> bool:
+    stored = (info.final_acc, info.best_acc, info.best_epoch, info.train_seconds)
+    return any(value is None for value in stored)
+
+
+def sweep_data(sweep: SweepInfo, jobs: Iterable[JobInfo], points: Points) -> SweepData:
     results = tuple(job_results(jobs, points))
     classes = results[0].spec.data.classes if results else tuple(range(10))
     return SweepData(sweep, results, classes, datetime.now(UTC))

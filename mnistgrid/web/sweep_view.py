@@ -25,7 +25,7 @@ from mnistgrid.web.charts.lr_sensitivity import lr_figure
 from mnistgrid.web.charts.parallel import parallel_figure
 from mnistgrid.web.links import flower_tasks_url, report_url
 from mnistgrid.web.rows import STATUSES, JobRow, job_row
-from mnistgrid.web.sweep_data import sweep_data, with_full_epochs
+from mnistgrid.web.sweep_data import Points, by_job, sweep_data, with_full_epochs
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +55,7 @@ class Summary:
 class SweepPage:
     sweep: SweepInfo
     data: SweepData
+    points: Points
     rows: list[JobRow]
     summary: Summary
     curves: dict[str, object]
@@ -65,23 +66,41 @@ class SweepPage:
     filters: dict[str, list[str]]
 
 
-def sweep_page(store: Store, ref: str, settings: Settings) -> SweepPage:
+@dataclass(frozen=True, slots=True)
+class SweepTable:
+    """A sweep's jobs as table rows, every epoch's accuracy, and the cursor of the read."""
+
+    sweep: SweepInfo
+    data: SweepData
+    points: Points
+    rows: list[JobRow]
+    cursor: datetime
+
+
+def sweep_table(store: Store, ref: str, settings: Settings) -> SweepTable:
     sweep = store.get_sweep(ref)
     changes = store.sweep_changes(sweep.sweep_id, None, settings.lease_seconds)
-    data = sweep_data(sweep, changes.jobs, changes.points)
-    curves, index = curves_figure(data)
+    points = by_job(changes.points)
+    data = sweep_data(sweep, changes.jobs, points)
     rows = job_rows(changes.jobs, data.jobs, settings.lease_seconds)
+    return SweepTable(sweep, data, points, rows, changes.read_at)
+
+
+def sweep_page(store: Store, ref: str, settings: Settings) -> SweepPage:
+    table = sweep_table(store, ref, settings)
+    curves, index = curves_figure(table.data, table.points)
     return SweepPage(
-        sweep=sweep,
-        data=data,
-        rows=rows,
-        summary=summary(store, data),
+        sweep=table.sweep,
+        data=table.data,
+        points=table.points,
+        rows=table.rows,
+        summary=summary(store, table.data),
         curves=curves,
         curve_index=index,
-        cursor=changes.read_at,
-        report_url=report_url(settings.reports_dir, sweep.name),
-        flower_url=flower_tasks_url(settings.flower_url, sweep.name),
-        filters=filters(rows),
+        cursor=table.cursor,
+        report_url=report_url(settings.reports_dir, table.sweep.name),
+        flower_url=flower_tasks_url(settings.flower_url, table.sweep.name),
+        filters=filters(table.rows),
     )
 
 
@@ -142,4 +161,4 @@ def sweep_summary(store: Store, ref: str, settings: Settings) -> Summary:
     """The summary alone, for a live page whose jobs ended since it was drawn."""
     sweep = store.get_sweep(ref)
     changes = store.sweep_changes(sweep.sweep_id, None, settings.lease_seconds)
-    return summary(store, sweep_data(sweep, changes.jobs, changes.points))
+    return summary(store, sweep_data(sweep, changes.jobs, by_job(changes.points)))

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from plotly import graph_objects as go
 
+from db.records import EpochPoint
 from mnistgrid.report.gather import JobResult, SweepData
 from mnistgrid.web.charts.style import Figure, Panels, lr_colors, note_figure, trained
+from mnistgrid.web.sweep_data import Points
 
 HEIGHT_PER_ROW = 260
 
@@ -38,22 +40,23 @@ def curves_panels(data: SweepData) -> Panels:
 
 def curves_layout(data: SweepData) -> dict:
     panels = curves_panels(data)
-    return panels.layout if panels else note_figure("no trained jobs").to_plotly_json()["layout"]
+    return panels.layout if panels else note_figure("no trained jobs")["layout"]
 
 
-def curves_figure(data: SweepData) -> tuple[Figure, dict[int, int]]:
+def curves_figure(data: SweepData, points: Points) -> tuple[Figure, dict[int, int]]:
     """The figure as plotly.js takes it, and each job's trace index (for the page to extend).
     The legend has one entry per learning rate; clicking it shows or hides that lr's jobs."""
     panels = curves_panels(data)
     if not panels:
-        return note_figure("no trained jobs in this sweep").to_plotly_json(), {}
+        return note_figure("no trained jobs in this sweep"), {}
     jobs = trained(data)
     colors = lr_colors(sorted({job.lr for job in jobs}))
     traces = [legend_trace(lr, color) for lr, color in colors.items()]
     index = {}
     for job in jobs:
         index[job.job_id] = len(traces)
-        traces.append(job_trace(job, colors[job.lr], panels.suffix(job.model, job.loss)))
+        suffix = panels.suffix(job.model, job.loss)
+        traces.append(job_trace(job, points.get(job.job_id, []), colors[job.lr], suffix))
     return panels.figure(traces), index
 
 
@@ -70,12 +73,14 @@ def legend_trace(lr: float, color: str) -> dict[str, object]:
     }
 
 
-def job_trace(job: JobResult, color: str, suffix: str) -> dict[str, object]:
-    points = [(row.epoch, row.valid_acc) for row in job.epochs if row.valid_acc is not None]
+def job_trace(
+    job: JobResult, points: list[EpochPoint], color: str, suffix: str
+) -> dict[str, object]:
+    scored = [p for p in points if p.valid_acc is not None]
     return {
         **_TRACE,
-        "x": [epoch for epoch, _ in points],
-        "y": [round(acc, 5) for _, acc in points],
+        "x": [p.epoch for p in scored],
+        "y": [round(p.valid_acc, 5) for p in scored],
         "name": job.label,
         "legendgroup": f"lr={job.lr:g}",
         "showlegend": False,

@@ -7,10 +7,10 @@ from plotly import graph_objects as go
 
 from mnistgrid.report.palette import FAMILY_COLORS
 from mnistgrid.report.summary import FamilyBest
-from mnistgrid.web.charts.style import base_layout, note_figure
+from mnistgrid.web.charts.style import Figure, as_json, base_layout, note_figure
 
 
-def headline_figure(bests: list[FamilyBest]) -> go.Figure:
+def headline_figure(bests: list[FamilyBest]) -> Figure:
     if not bests:
         return note_figure("no job has a validation accuracy yet")
     families = [b.family for b in bests]
@@ -71,4 +71,4 @@ def headline_figure(bests: list[FamilyBest]) -> go.Figure:
     )
     fig.update_yaxes(categoryorder="array", categoryarray=families[::-1])
     fig.update_layout(legend={"orientation": "h", "y": -0.35})
-    return fig
+    return as_json(fig)

@@ -13,7 +13,7 @@ from plotly import graph_objects as go
 from db.records import EpochRow
 from mnistgrid.report.summary import digit_order
 from mnistgrid.spec import JobSpec
-from mnistgrid.web.charts.style import base_layout
+from mnistgrid.web.charts.style import Figure, as_json, base_layout
 
 Series = dict[str, list[tuple[str, list[float | None]]]]
 
@@ -51,7 +51,7 @@ def at(values: tuple[float, ...], i: int) -> float | None:
     return values[i] if i < len(values) else None
 
 
-def job_figures(spec: JobSpec, rows: list[EpochRow]) -> dict[str, go.Figure]:
+def job_figures(spec: JobSpec, rows: list[EpochRow]) -> dict[str, Figure]:
     epochs = [row.epoch for row in rows]
     figures = {}
     for name, lines in job_series(spec, rows).items():
@@ -61,7 +61,7 @@ def job_figures(spec: JobSpec, rows: list[EpochRow]) -> dict[str, go.Figure]:
             fig.add_scatter(x=epochs, y=values, mode="lines+markers", name=label)
         fig.update_xaxes(title_text="epoch", range=[0.5, max(spec.epochs, 1) + 0.5])
         fig.update_yaxes(title_text=y_title)
-        figures[name] = fig
+        figures[name] = as_json(fig)
     return figures
 
 

@@ -8,10 +8,16 @@ from plotly import graph_objects as go
 from mnistgrid.report.gather import LOSS_ORDER, MODEL_ORDER, SweepData
 from mnistgrid.report.palette import LOSS_COLORS
 from mnistgrid.report.summary import LossBest
-from mnistgrid.web.charts.style import add_baseline_lines, base_layout, note_figure
+from mnistgrid.web.charts.style import (
+    Figure,
+    add_baseline_lines,
+    as_json,
+    base_layout,
+    note_figure,
+)
 
 
-def losses_figure(data: SweepData, bests: list[LossBest]) -> go.Figure:
+def losses_figure(data: SweepData, bests: list[LossBest]) -> Figure:
     if not bests:
         return note_figure("no trained job has an accuracy yet")
     models = [m for m in MODEL_ORDER if any(b.model == m for b in bests)]
@@ -40,4 +46,4 @@ def losses_figure(data: SweepData, bests: list[LossBest]) -> go.Figure:
     add_baseline_lines(fig, data)
     fig.update_xaxes(title_text="model", categoryorder="array", categoryarray=models)
     fig.update_yaxes(title_text="best validation accuracy", range=[0, 1.08])
-    return fig
+    return as_json(fig)

@@ -17,7 +17,7 @@ SYMBOLS = ("circle", "square", "triangle-up", "triangle-down", "diamond", "cross
 DASHES = ("solid", "dash", "dot", "dashdot")
 
 
-def lr_figure(data: SweepData) -> Figure | go.Figure:
+def lr_figure(data: SweepData) -> Figure:
     panels = Panels(data, 240, hovermode="closest")
     if not panels:
         return note_figure("no trained jobs in this sweep")

@@ -9,10 +9,10 @@ from plotly import graph_objects as go
 
 from mnistgrid.report.gather import JobResult, SweepData
 from mnistgrid.report.palette import accuracy_floor
-from mnistgrid.web.charts.style import base_layout, note_figure, trained
+from mnistgrid.web.charts.style import Figure, as_json, base_layout, note_figure, trained
 
 
-def parallel_figure(data: SweepData) -> go.Figure:
+def parallel_figure(data: SweepData) -> Figure:
     jobs = [j for j in trained(data) if j.final_acc is not None]
     if not jobs:
         return note_figure("no trained job has a final accuracy yet")
@@ -35,11 +35,12 @@ def parallel_figure(data: SweepData) -> go.Figure:
         "cmin": floor,
         "cmax": max(accs),
         "showscale": True,
-        "colorbar": {"title": {"text": "final acc"}},
+        "colorbar": {"title": {"text": "final acc"}, "x": 1.04},
     }
     fig = go.Figure(go.Parcoords(line=line, dimensions=dimensions))
-    fig.update_layout(base_layout(380, margin={"l": 80, "r": 40, "t": 60, "b": 30}))
-    return fig
+    # Room on the left for the names of the first axis' ticks, on the right for the colour bar.
+    fig.update_layout(base_layout(380, margin={"l": 110, "r": 90, "t": 60, "b": 30}))
+    return as_json(fig)
 
 
 def category(label: str, values: list[str]) -> dict[str, object]:

@@ -16,17 +16,16 @@ from mnistgrid.report.gather import LOSS_ORDER, MODEL_ORDER, JobResult, SweepDat
 from mnistgrid.report.palette import FAMILY_COLORS, lr_position
 
 FONT = {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12}
-THEME = "plotly_white"
-# plotly.js knows no template names: a figure assembled as JSON carries the template itself.
-TEMPLATE = pio.templates[THEME].to_plotly_json()
+# plotly.js knows no template names: every figure carries its template as JSON. It is put in
+# as JSON after plotly has checked the figure, which would otherwise copy or check the
+# template once per figure (up to half a second).
+TEMPLATE = pio.templates["plotly_white"].to_plotly_json()
 Figure = dict[str, object]
 
 
 def base_layout(height: int, **more: object) -> dict[str, object]:
-    """A `go.Figure` layout; a figure assembled as JSON takes `TEMPLATE` instead of the name
-    (checking the template as a dict costs plotly half a second)."""
     return {
-        "template": THEME,
+        "template": "none",
         "height": height,
         "font": FONT,
         "margin": {"l": 60, "r": 20, "t": 40, "b": 50},
@@ -40,13 +39,20 @@ def lr_colors(lrs: list[float]) -> dict[float, str]:
     return dict(zip(lrs, colors, strict=True))
 
 
-def note_figure(text: str, height: int = 160) -> go.Figure:
+def as_json(fig: go.Figure) -> Figure:
+    """The figure as plotly.js takes it, with the look of every figure here."""
+    figure = fig.to_plotly_json()
+    figure["layout"]["template"] = TEMPLATE
+    return figure
+
+
+def note_figure(text: str, height: int = 160) -> Figure:
     """A figure that only says why there is nothing to draw yet."""
     fig = go.Figure(layout=base_layout(height))
     fig.add_annotation(text=text, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    return fig
+    return as_json(fig)
 
 
 def trained(data: SweepData) -> list[JobResult]:
