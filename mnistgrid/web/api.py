@@ -72,7 +72,9 @@ def sweep_updates(request: Request) -> Response:
         {
             **update,
             "jobs": [row.as_json() for row in update["jobs"]],
-            "rows_html": {row.job_id: str(row_html(row)) for row in update["jobs"]},
+            "rows_html": {
+                row.job_id: str(row_html(row, update["flower_url"])) for row in update["jobs"]
+            },
         }
     )
 

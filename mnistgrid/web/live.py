@@ -16,6 +16,7 @@ from db.records import EpochPoint, SweepInfo
 from db.store import Store
 from mnistgrid.errors import BadInput
 from mnistgrid.settings import Settings
+from mnistgrid.web.links import flower_tasks_url
 from mnistgrid.web.sweep_data import by_job, job_results
 from mnistgrid.web.sweep_view import job_rows
 
@@ -55,6 +56,7 @@ def sweep_update(store: Store, ref: str, since: datetime, settings: Settings) ->
     return {
         "cursor": changes.read_at.isoformat(),
         "sweep": sweep_head(sweep),
+        "flower_url": flower_tasks_url(settings.flower_url, sweep.name),
         "jobs": job_rows(changes.jobs, results, settings.lease_seconds),
         "points": new_points(changes.points),
     }

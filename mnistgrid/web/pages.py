@@ -32,7 +32,7 @@ def sweep(request: Request) -> Response:
         "cursor": page.cursor.isoformat(),
         "updates": f"{base}/updates",
         "summary": f"{base}/summary",
-        "curve_index": page.curve_index,
+        "curve_jobs": page.curve_jobs,
         "poll": POLL_SECONDS,
     }
     figures = {name: fig for name, fig in page.summary.figures.items() if name != "curves_layout"}

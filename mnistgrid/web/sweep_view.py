@@ -59,7 +59,7 @@ class SweepPage:
     rows: list[JobRow]
     summary: Summary
     curves: dict[str, object]
-    curve_index: dict[int, int]
+    curve_jobs: list[list[int]]  # the jobs of each trace of the curves, in order
     cursor: datetime
     report_url: str | None
     flower_url: str | None
@@ -88,7 +88,7 @@ def sweep_table(store: Store, ref: str, settings: Settings) -> SweepTable:
 
 def sweep_page(store: Store, ref: str, settings: Settings) -> SweepPage:
     table = sweep_table(store, ref, settings)
-    curves, index = curves_figure(table.data, table.points)
+    curves, members = curves_figure(table.data, table.points)
     return SweepPage(
         sweep=table.sweep,
         data=table.data,
@@ -96,7 +96,7 @@ def sweep_page(store: Store, ref: str, settings: Settings) -> SweepPage:
         rows=table.rows,
         summary=summary(store, table.data),
         curves=curves,
-        curve_index=index,
+        curve_jobs=members,
         cursor=table.cursor,
         report_url=report_url(settings.reports_dir, table.sweep.name),
         flower_url=flower_tasks_url(settings.flower_url, table.sweep.name),

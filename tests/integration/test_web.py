@@ -88,7 +88,8 @@ def test_every_page_shows_the_sweep(web: httpx.Client, sweep: Sweep, settings: S
         assert f'id="fig-{figure}"' in text
     assert '"fig-' not in text.split('id="figures">')[1].split("</script>")[0]
     assert "<test>" not in text.split('id="figures">')[1].split("</script>")[0]  # escaped JSON
-    assert f'href="{FLOWER}/tasks?name=%22web%20%3Ctest%3E%3A%20%22"' in text
+    flower = f'href="{FLOWER}/tasks?name=%22web%20%3Ctest%3E%3A%20%22"'
+    assert flower in row(text, sweep.running)  # each job links to its sweep's tasks
     report_link = "/reports/web_test_/report.html"
     assert f'href="{report_link}"' in text
     assert web.get(report_link).text == "<p>the report</p>"
@@ -147,6 +148,7 @@ def test_a_live_update_carries_only_what_changed(
     assert update["points"] == {str(sweep.running): [[2, 0.8]]}
     assert "2/3" in update["rows_html"][str(sweep.running)]
     assert 'data-status="lost"' in update["rows_html"][str(sweep.lost)]
+    assert f"{FLOWER}/tasks?name=" in update["rows_html"][str(sweep.lost)]
     assert update["cursor"] > cursor
 
     quiet = web.get(

@@ -19,6 +19,26 @@ const mg = {
     }
   },
 
+  // Draw a figure once its place comes near the screen, and redraw it there when it changes:
+  // a big sweep's page shows its curves first instead of drawing every figure before any.
+  later: new Map(),
+  seen: new Set(),
+  watcher: new IntersectionObserver((entries) => {
+    for (const entry of entries) {
+      if (!entry.isIntersecting) continue;
+      mg.seen.add(entry.target.id);
+      mg.watcher.unobserve(entry.target);
+      mg.plot(entry.target.id, mg.later.get(entry.target.id));
+    }
+  }, { rootMargin: "300px" }),
+  plotWhenSeen(id, figure) {
+    const div = document.getElementById(id);
+    if (!div || !figure) return;
+    mg.later.set(id, figure);
+    if (mg.seen.has(id)) mg.plot(id, figure);
+    else mg.watcher.observe(div);
+  },
+
   async get(url) {
     const response = await fetch(url, { headers: { Accept: "application/json" } });
     if (!response.ok) throw new Error(`${url}: ${response.status}`);

@@ -6,7 +6,6 @@
 (() => {
   const state = mg.json("state");
   const figures = mg.json("figures");
-  for (const [name, figure] of Object.entries(figures)) mg.plot(`fig-${name}`, figure);
 
   const table = document.getElementById("jobs");
   mg.sortable(table);
@@ -39,28 +38,59 @@
     badge.textContent = sweep.status;
   }
 
-  // Append each job's new epochs to its trace, skipping epochs the trace already has.
+  // The curves: one trace per panel and learning rate, holding its jobs' lines (in the order
+  // of state.curve_jobs) each ended by a gap. Each job's points are kept here, so a job's new
+  // epochs go in its place and only the traces that changed are drawn again.
+  const curvesDiv = document.getElementById("fig-curves");
+  const lines = new Map(); // job id -> {trace, points: [[epoch, accuracy], ...]}
+  state.curve_jobs.forEach((jobs, trace) => {
+    const { x, y } = figures.curves.data[trace];
+    let at = 0;
+    for (const job of jobs) {
+      const line = { trace, points: [] };
+      for (; x[at] !== null; at++) line.points.push([x[at], y[at]]);
+      at++; // the gap that ends a job's line
+      lines.set(String(job), line);
+    }
+  });
+  mg.plot("fig-curves", figures.curves);
+  for (const [name, figure] of Object.entries(figures)) {
+    if (name !== "curves") mg.plotWhenSeen(`fig-${name}`, figure);
+  }
+
   function extendCurves(points) {
-    const div = document.getElementById("fig-curves");
-    const indices = [], xs = [], ys = [];
+    const changed = new Set();
     for (const [job, found] of Object.entries(points)) {
-      const index = state.curve_index[job];
-      if (index === undefined || !div.data) continue;
-      const have = div.data[index].x;
-      const last = have.length ? have[have.length - 1] : 0;
+      const line = lines.get(job);
+      if (!line) continue;
+      const last = line.points.length ? line.points[line.points.length - 1][0] : 0;
       const fresh = found.filter(([epoch]) => epoch > last);
       if (!fresh.length) continue;
-      indices.push(index);
-      xs.push(fresh.map(([epoch]) => epoch));
-      ys.push(fresh.map(([, acc]) => acc));
+      line.points.push(...fresh);
+      changed.add(line.trace);
     }
-    if (indices.length) Plotly.extendTraces(div, { x: xs, y: ys }, indices);
+    if (!changed.size || !curvesDiv.data) return;
+    const traces = [...changed];
+    const update = { x: [], y: [], customdata: [] };
+    for (const trace of traces) {
+      const x = [], y = [], ids = [];
+      for (const job of state.curve_jobs[trace]) {
+        for (const [epoch, accuracy] of lines.get(String(job)).points) {
+          x.push(epoch);
+          y.push(accuracy);
+          ids.push(job);
+        }
+        x.push(null); y.push(null); ids.push(job);
+      }
+      update.x.push(x); update.y.push(y); update.customdata.push(ids);
+    }
+    Plotly.restyle(curvesDiv, update, traces);
   }
 
   async function redrawSummary() {
     const summary = await mg.get(state.summary);
     for (const name of ["headline", "lr", "losses", "parallel"]) {
-      mg.plot(`fig-${name}`, summary.figures[name]);
+      mg.plotWhenSeen(`fig-${name}`, summary.figures[name]);
     }
     const curves = document.getElementById("fig-curves");
     if (curves.data) Plotly.react(curves, curves.data, summary.figures.curves_layout);
