@@ -3,6 +3,7 @@
     python benchmarks/bench_web.py                         # SQLite, in a temporary folder
     python benchmarks/bench_web.py --db /tmp/bench_web.db  # keep the filled store for next time
     python benchmarks/bench_web.py --postgres-url postgresql://postgres@127.0.0.1:5432/postgres
+    python benchmarks/bench_web.py --db /tmp/bench_web.db --browser   # and in Chromium
 
 A sweep of 1,000 jobs x 40 epochs (synthetic curves, as benchmarks/bench_report.py writes
 them through the store) with its last 16 jobs still running at epoch 20. The app runs on a real
@@ -99,30 +100,87 @@ def served(store: Store) -> Iterator[str]:
         thread.join()
 
 
-def timed(call: Callable[[], object], repeat: int) -> tuple[float, object]:
-    """Median seconds over `repeat` calls, and the last call's result."""
-    times, result = [], None
+def timed(call: Callable[[], object], repeat: int) -> tuple[float, float, object]:
+    """Median wall and CPU seconds over `repeat` calls, and the last call's result. CPU time is
+    this process's, server thread and client alike: on a busy machine it moves less than the
+    wall clock."""
+    walls, cpus, result = [], [], None
     for _ in range(repeat):
-        tick = time.perf_counter()
+        tick, tock = time.perf_counter(), time.process_time()
         result = call()
-        times.append(time.perf_counter() - tick)
-    return statistics.median(times), result
+        walls.append(time.perf_counter() - tick)
+        cpus.append(time.process_time() - tock)
+    return statistics.median(walls), statistics.median(cpus), result
 
 
-def bench(store: Store, name: str, repeat: int) -> None:
+def bench(store: Store, name: str, repeat: int, browser: bool = False) -> None:
     sweep_id = store.get_sweep(name).sweep_id
     with served(store) as url, httpx.Client(base_url=url, timeout=60) as client:
-        client.get(f"/sweeps/{name}")  # warm: imports, plotly's validators, the page cache
-        page_s, page = timed(lambda: client.get(f"/sweeps/{name}"), repeat)
-        gather_s, _ = timed(lambda: gather(store, sweep_id), repeat)
-        size = len(page.content)
+        client.get(f"/sweeps/{name}")  # warm: imports, plotly's validators
+        page_s, page_cpu, page = timed(lambda: client.get(f"/sweeps/{name}"), repeat)
+        gather_s, gather_cpu, _ = timed(lambda: gather(store, sweep_id), repeat)
+        zipped = len(gzip.compress(page.content, 5))
         print(
-            f"first render: GET /sweeps/{name}   {1000 * page_s:7.0f} ms  "
-            f"{size / 1e6:5.2f} MB ({len(gzip.compress(page.content)) / 1e3:.0f} kB gzipped)"
+            f"first render: GET /sweeps/{name}  {1000 * page_s:5.0f} ms ({1000 * page_cpu:.0f} "
+            f"ms CPU)  {len(page.content) / 1e6:.2f} MB ({zipped / 1e3:.0f} kB gzipped)"
         )
-        print(f"report's gather (no figures)     {1000 * gather_s:7.0f} ms  "
-              f"-> the page costs {page_s / gather_s:.2f}x the report's read alone")  # fmt: skip
+        print(
+            f"report's gather (no figures)      {1000 * gather_s:5.0f} ms "
+            f"({1000 * gather_cpu:.0f} "
+            f"ms CPU)  -> the page costs {page_s / gather_s:.2f}x the report's read "
+            f"({page_cpu / gather_cpu:.2f}x in CPU)"
+        )
+        if browser:
+            in_browser(url, name, repeat)
         update_rounds(store, client, name, repeat)
+
+
+# In the page: has plotly drawn the learning curves yet?
+CURVES_DRAWN = (
+    "const d = document.getElementById('fig-curves');"
+    "return !!(d && d._fullLayout && d.querySelector('.scatterlayer .trace'));"
+)
+RECEIVED = "return performance.getEntriesByType('navigation')[0].responseEnd"
+
+
+def in_browser(url: str, name: str, repeat: int) -> None:
+    """The same page in headless Chromium (Debian's chromium and chromium-driver): from the
+    request to the curves drawn, the time a person waits."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    folder = tempfile.mkdtemp(prefix="bench_web_chromium_")
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1400,1500",
+        f"--user-data-dir={folder}",
+    ):
+        options.add_argument(argument)  # fmt: skip
+    browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    try:
+        drawn, ready = [], []
+        for _ in range(repeat + 1):  # the first load also fetches and compiles plotly.js
+            tick = time.perf_counter()
+            browser.get(f"{url}/sweeps/{name}")
+            while not browser.execute_script(CURVES_DRAWN):
+                time.sleep(0.01)
+            drawn.append(time.perf_counter() - tick)
+            ready.append(browser.execute_script(RECEIVED) / 1000)
+        print(
+            f"in Chromium: page received {1000 * statistics.median(ready[1:]):.0f} ms, "
+            f"curves drawn {1000 * statistics.median(drawn[1:]):.0f} ms after the request "
+            f"(medians of {repeat}; plotly.js cached)"
+        )
+    finally:
+        browser.quit()
 
 
 def update_rounds(store: Store, client: httpx.Client, name: str, repeat: int) -> None:
@@ -145,7 +203,7 @@ def update_rounds(store: Store, client: httpx.Client, name: str, repeat: int) ->
         cursor = update["cursor"]
         sizes.append(len(answer.content))
         points.append(sum(len(p) for p in update["points"].values()))
-    full_s, full = timed(lambda: client.get(f"/api/sweeps/{name}"), repeat)
+    full_s, _, full = timed(lambda: client.get(f"/api/sweeps/{name}"), repeat)
     update_s, update_bytes = statistics.median(times), statistics.median(sizes)
     print(
         f"live update: {len(running)} jobs wrote an epoch, GET .../updates?since=   "
@@ -195,19 +253,22 @@ def main() -> None:
     parser.add_argument("--db", type=Path, default=None, help="SQLite file to fill or reuse")
     parser.add_argument("--postgres-url", default=None, help="an admin URL: bench PostgreSQL")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--browser", action="store_true", help="also time the page in headless Chromium"
+    )
     args = parser.parse_args()
     name = f"web-{N_JOBS}x{N_EPOCHS}"
     if args.postgres_url:
         with postgres_store(args.postgres_url) as store:
             print("PostgreSQL")
             filled(store, name)
-            bench(store, name, args.repeat)
+            bench(store, name, args.repeat, args.browser)
         return
     db = args.db or Path(tempfile.mkdtemp(prefix="bench_web_")) / "bench.db"
     store = Store(f"sqlite:///{db}")
     print(f"SQLite {db}")
     filled(store, name)
-    bench(store, name, args.repeat)
+    bench(store, name, args.repeat, args.browser)
 
 
 if __name__ == "__main__":
