@@ -25,6 +25,7 @@ import argparse
 import gzip
 import random
 import secrets
+import shutil
 import statistics
 import sys
 import tempfile
@@ -150,7 +151,7 @@ def in_browser(url: str, name: str, repeat: int) -> None:
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
+    options.binary_location = shutil.which("chromium") or "chromium"
     folder = tempfile.mkdtemp(prefix="bench_web_chromium_")
     for argument in (
         "--headless=new",
@@ -164,7 +165,8 @@ def in_browser(url: str, name: str, repeat: int) -> None:
         f"--user-data-dir={folder}",
     ):
         options.add_argument(argument)  # fmt: skip
-    browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver = Service(shutil.which("chromedriver") or "chromedriver")
+    browser = webdriver.Chrome(service=driver, options=options)
     try:
         drawn, ready = [], []
         for _ in range(repeat + 1):  # the first load also fetches and compiles plotly.js

@@ -81,17 +81,19 @@ def test_the_live_page_follows_a_real_sweep(
         assert submitted.returncode == 0, submitted.stderr
         with web_view(env, tmp_path) as url:
             browser.get(f"{url}/sweeps/live")
-            wait_for(browser, lambda: len(browser.execute_script(ROW_STATUSES)) == JOBS, 30)
+            wait_for(
+                browser, lambda: len(browser.execute_script(ROW_STATUSES)) == JOBS, 30, tmp_path
+            )
             assert set(browser.execute_script(ROW_STATUSES)) == {"queued"}
             assert browser.execute_script(CURVE_POINTS) == 0
             browser.execute_script("window.sameDocument = true")
 
             with workers(env, tmp_path, count=2):
                 grown = lambda: browser.execute_script(CURVE_POINTS) >= TRAINED_POINTS // 3  # noqa: E731
-                wait_for(browser, grown, 180)
+                wait_for(browser, grown, 180, tmp_path)
                 shot(browser, tmp_path / "live.png")
                 ended = lambda: browser.execute_script(SWEEP_STATUS) == "finished"  # noqa: E731
-                wait_for(browser, ended, 240)
+                wait_for(browser, ended, 240, tmp_path)
                 time.sleep(3)  # the summary's figures redraw after the last update
             shot(browser, tmp_path / "finished.png")
 
@@ -134,11 +136,11 @@ def answers(url: str) -> bool:
         return False
 
 
-def wait_for(browser: webdriver.Chrome, condition, timeout: float) -> None:
+def wait_for(browser: webdriver.Chrome, condition, timeout: float, folder: Path) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            shot(browser, Path("/tmp") / "mnistgrid-browser-timeout.png")
+            shot(browser, folder / "timed-out.png")
             raise AssertionError(f"timed out after {timeout:.0f} s; the page logged: "
                                  f"{page_errors(browser)}")  # fmt: skip
         time.sleep(0.5)

@@ -8,6 +8,7 @@ changes the database.
 from __future__ import annotations
 
 import html
+import math
 import os
 import signal
 import subprocess
@@ -20,9 +21,12 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import MetaData, select
 
+from db.records import EpochRow
 from db.store import STAMP_LAG_SECONDS, Store
 from mnistgrid.report.paths import report_paths
 from mnistgrid.settings import Settings
+from mnistgrid.spec import DataSpec, JobSpec
+from orchestrator.plan import new_job
 from tests.integration.services import free_port, wait_until
 from tests.integration.webtools import Sweep, epoch, web_server, write_sweep
 
@@ -256,3 +260,33 @@ def snapshot(store: Store) -> dict[str, list[tuple]]:
             name: sorted(map(tuple, connection.execute(select(table))), key=repr)
             for name, table in metadata.tables.items()
         }
+
+
+def test_pages_with_little_or_odd_data(web: httpx.Client, store: Store) -> None:
+    """No sweep; a sweep of baselines only; one where nothing ran; a diverged two-digit job."""
+    assert "no sweeps yet" in web.get("/").text
+    baselines = [JobSpec(model="baseline", distance=d, epochs=1) for d in ("mae", "mse")]
+    store.create_sweep("baselines", {}, "a", [new_job(s) for s in baselines])
+    pair = DataSpec(digits=(3, 7))
+    waiting = JobSpec(model="linear", lr=3.0, epochs=2, data=pair)
+    diverging = JobSpec(model="linear", lr=30.0, epochs=2, data=pair)
+    created = store.create_sweep("pair", {}, "b", [new_job(waiting), new_job(diverging)])
+    queued, diverged = (job.job_id for job in store.sweep_jobs(created.sweep_id))
+    store.claim_jobs([diverged], "w:1", 60)
+    store.record_epoch(diverged, "w:1", EpochRow(1, 0.4, 0.5, 0.9, (0.95, 0.85), 0.1))
+    store.record_epoch(diverged, "w:1", EpochRow(2, math.nan, math.inf, 0.5, (1.0, 0.0), 0.1))
+    store.finish_job(diverged, "diverged", final_acc=0.5, best_acc=0.9, best_epoch=1)
+
+    for path in ("/", "/sweeps/baselines", "/sweeps/pair", f"/jobs/{queued}", f"/jobs/{diverged}"):
+        assert web.get(path).status_code == 200, path
+    assert "no trained jobs in this sweep" in web.get("/sweeps/baselines").text
+    summary = web.get("/api/sweeps/pair/summary").json()
+    assert summary["headline"][0]["posts"].startswith("n/a")  # the posts' figures: ten digits
+    job = web.get(f"/api/jobs/{diverged}/updates").json()
+    assert job["extension"]["losses"]["y"] == [[0.4, None], [0.5, None]]  # NaN, inf: gaps
+    assert [name for name in job["extension"]] == ["accuracy", "digits", "losses"]
+    # A pair (3, 7) stores class 0 as digit 7 (the posts' labels); the page lists 3, then 7.
+    assert job["extension"]["digits"]["y"] == [[0.85, 0.0], [0.95, 1.0]]
+    page = web.get(f"/jobs/{diverged}").text
+    assert ">nan<" in page and ">inf<" in page
+    assert web.get(f"/api/jobs/{queued}/updates").json()["last"] == 0
