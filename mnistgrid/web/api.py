@@ -81,9 +81,11 @@ def sweep_updates(request: Request) -> Response:
 
 def sweep_summary_json(request: Request) -> Response:
     w = web(request)
-    summary = sweep_summary(w.store, request.path_params["ref"], w.settings)
+    sweep, summary, report = sweep_summary(w.store, request.path_params["ref"], w.settings)
     return json_response(
         {
+            "report_url": report,
+            "report_html": str(w.macro("report_link")(sweep, report)),
             "figures": summary.figures,
             "headline": [asdict(row) for row in summary.headline],
             "headline_html": str(w.macro("headline_rows")(summary.headline)),

@@ -45,6 +45,7 @@ def sweep_head(sweep: SweepInfo) -> dict[str, object]:
         "name": sweep.name,
         "status": sweep.status,
         "counts": sweep.counts,
+        "report_status": sweep.report_status,
     }
 
 

@@ -10,6 +10,7 @@ from mnistgrid.report.gather import FAMILIES
 from mnistgrid.web.context import web
 from mnistgrid.web.encode import script_json
 from mnistgrid.web.job_view import job_id_of, job_page
+from mnistgrid.web.live import sweep_head
 from mnistgrid.web.sweep_list import sweep_lines
 from mnistgrid.web.sweep_view import sweep_page
 
@@ -28,7 +29,7 @@ def sweep(request: Request) -> Response:
     page = sweep_page(w.store, request.path_params["ref"], w.settings)
     base = f"/api/sweeps/{page.sweep.sweep_id}"
     state = {
-        "sweep": {"status": page.sweep.status, "counts": page.sweep.counts},
+        "sweep": sweep_head(page.sweep),
         "cursor": page.cursor.isoformat(),
         "updates": f"{base}/updates",
         "summary": f"{base}/summary",

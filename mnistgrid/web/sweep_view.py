@@ -157,8 +157,12 @@ def headline_row(best: FamilyBest) -> HeadlineRow:
     )
 
 
-def sweep_summary(store: Store, ref: str, settings: Settings) -> Summary:
-    """The summary alone, for a live page whose jobs ended since it was drawn."""
+def sweep_summary(
+    store: Store, ref: str, settings: Settings
+) -> tuple[SweepInfo, Summary, str | None]:
+    """The summary alone, with the sweep and its report's address (None until written), for a
+    live page whose jobs ended since it was drawn."""
     sweep = store.get_sweep(ref)
     changes = store.sweep_changes(sweep.sweep_id, None, settings.lease_seconds)
-    return summary(store, sweep_data(sweep, changes.jobs, by_job(changes.points)))
+    data = sweep_data(sweep, changes.jobs, by_job(changes.points))
+    return sweep, summary(store, data), report_url(settings.reports_dir, sweep.name)

@@ -94,8 +94,12 @@ def test_the_live_page_follows_a_real_sweep(
                 shot(browser, tmp_path / "live.png")
                 ended = lambda: browser.execute_script(SWEEP_STATUS) == "finished"  # noqa: E731
                 wait_for(browser, ended, 240, tmp_path)
-                time.sleep(3)  # the summary's figures redraw after the last update
+                # The worker that ended the sweep writes its report; the page links to it.
+                linked = lambda: browser.find_elements("css selector", "#report-link a")  # noqa: E731
+                wait_for(browser, linked, 120, tmp_path)
             shot(browser, tmp_path / "finished.png")
+            report = httpx.get(linked()[0].get_attribute("href"))
+            assert report.status_code == 200 and "Sweep live" in report.text
 
             assert browser.execute_script("return window.sameDocument") is True, "reloaded"
             assert browser.execute_script(UPDATES) > 3

@@ -97,6 +97,7 @@ def test_every_page_shows_the_sweep(web: httpx.Client, sweep: Sweep, settings: S
     report_link = "/reports/web_test_/report.html"
     assert f'href="{report_link}"' in text
     assert web.get(report_link).text == "<p>the report</p>"
+    assert web.get(f"/api/sweeps/{sweep.sweep_id}/summary").json()["report_url"] == report_link
     plotly_js = web.get(text.split('<script src="')[1].split('"')[0])
     assert plotly_js.status_code == 200 and "plotly" in plotly_js.text[:2000].lower()
     assert web.get("/static/sweep.js").status_code == 200

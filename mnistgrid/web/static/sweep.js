@@ -12,8 +12,11 @@
   const refilter = mg.filterable(table, document.getElementById("filters"),
                                  document.getElementById("shown"));
   const ENDED = ["succeeded", "diverged", "failed", "cancelled", "stopped"];
+  // What the summary depends on: jobs that ended, and the sweep's report.
+  const summaryKey = (sweep) =>
+    `${ENDED.reduce((n, s) => n + (sweep.counts[s] || 0), 0)} ${sweep.report_status}`;
   const ended = (counts) => ENDED.reduce((n, s) => n + (counts[s] || 0), 0);
-  let endedSeen = ended(state.sweep.counts);
+  let summarySeen = summaryKey(state.sweep);
 
   function showHead(sweep) {
     const rows = [...table.tBodies[0].rows];
@@ -95,6 +98,7 @@
     const curves = document.getElementById("fig-curves");
     if (curves.data) Plotly.react(curves, curves.data, summary.figures.curves_layout);
     document.querySelector("#headline tbody").innerHTML = summary.headline_html;
+    document.getElementById("report-link").innerHTML = summary.report_html;
     document.getElementById("verdicts").replaceChildren(...summary.verdicts.map((text) => {
       const item = document.createElement("li");
       item.textContent = text;
@@ -113,9 +117,9 @@
     extendCurves(update.points);
     showHead(update.sweep);
     state.cursor = update.cursor;
-    const now = ended(update.sweep.counts);
-    if (now !== endedSeen) {
-      endedSeen = now;
+    const now = summaryKey(update.sweep);
+    if (now !== summarySeen) {
+      summarySeen = now;
       await redrawSummary();
     }
     document.body.dataset.updates = String(+(document.body.dataset.updates || 0) + 1);
