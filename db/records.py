@@ -111,6 +111,29 @@ class JobInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class EpochPoint:
+    """One epoch as a live chart needs it: its accuracy and time, and whether it was written
+    since the moment asked about (`Store.sweep_changes`)."""
+
+    job_id: int
+    epoch: int
+    valid_acc: float | None
+    seconds: float
+    fresh: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SweepChanges:
+    """What `Store.sweep_changes` read: jobs written since a moment (or running on an expired
+    lease), and every stored epoch of those jobs. `read_at` is the store's clock as the read
+    began: the moment to ask from next time."""
+
+    read_at: datetime
+    jobs: tuple[JobInfo, ...]
+    points: tuple[EpochPoint, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Checkpoint:
     epoch: int
     state: bytes

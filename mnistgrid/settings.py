@@ -8,10 +8,11 @@ reads `os.environ` for configuration.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from mnistgrid.errors import BadInput, describe_validation_error
@@ -52,11 +53,49 @@ class Settings(BaseSettings):
     broker_polling_interval: float = Field(default=0.05, gt=0)
     # Attempts before a job that keeps failing (or killing its worker) is given up as failed.
     max_attempts: int = Field(default=3, ge=1)
+    # `mnistgrid serve`: where the web view listens, and its login as `user:password`. Without
+    # a login it listens on a loopback address only (see `exposed_without_login`).
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8000, ge=1, le=65535)
+    web_auth: SecretStr | None = None
+    # Flower's address as a browser reaches it (http://127.0.0.1:5555): the web view links
+    # each sweep's tasks there. Unset: no links.
+    flower_url: str | None = None
 
-    @field_validator("data_dir", mode="before")
+    @field_validator("data_dir", "web_auth", "flower_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value in ("", None) else value
+
+    @field_validator("web_auth")
+    @classmethod
+    def _user_and_password(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        user, colon, password = value.get_secret_value().partition(":")
+        if not (user and colon and password):
+            raise ValueError("must be user:password, both non-empty")
+        return value
+
+    @field_validator("flower_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"must start with http:// or https://, got {value!r}")
+        return value.rstrip("/") if value else value
+
+    @property
+    def web_login(self) -> tuple[str, str] | None:
+        """The web view's (user, password), or None when it needs no login."""
+        if self.web_auth is None:
+            return None
+        user, _, password = self.web_auth.get_secret_value().partition(":")
+        return user, password
+
+    @property
+    def exposed_without_login(self) -> bool:
+        """True when the web view would listen beyond this machine with no login."""
+        return self.web_auth is None and not is_loopback(self.web_host)
 
     def with_overrides(self, **overrides: object) -> Settings:
         """A copy with the CLI options that were given (None means "not given")."""
@@ -69,9 +108,21 @@ class Settings(BaseSettings):
         for name, value in self.model_dump().items():
             if value is None:
                 continue
+            if isinstance(value, SecretStr):  # its str() is a mask
+                value = value.get_secret_value()
             text = json.dumps(list(value)) if isinstance(value, tuple) else str(value)
             env[f"MNISTGRID_{name.upper()}"] = text
         return env
+
+
+def is_loopback(host: str) -> bool:
+    """`localhost` or an address in 127.0.0.0/8 or ::1; a name or any other address is not."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def load_settings() -> Settings:

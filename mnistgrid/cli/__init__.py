@@ -55,6 +55,10 @@ COMMANDS = {
         "report_cmd:report",
         "Write the report of SWEEP (id or name): plots, Markdown, self-contained HTML and CSV.",
     ),
+    "serve": (
+        "serve_cmd:serve",
+        "Serve a live, read-only web view of the sweeps: tables, learning curves, figures.",
+    ),
     "db": ("db_cmd:db", "Create and upgrade the database schema."),
     "data": ("data_cmd:data", "Fetch, inspect and export the MNIST data the jobs train on."),
 }

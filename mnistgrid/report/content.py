@@ -17,6 +17,7 @@ from mnistgrid.report.document import (
     Paragraph,
     Table,
 )
+from mnistgrid.report.formats import acc, seconds, seeds_text
 from mnistgrid.report.gather import (
     FAILED,
     FAMILIES,
@@ -29,7 +30,6 @@ from mnistgrid.report.paths import CSV
 from mnistgrid.report.summary import (
     FamilyBest,
     LossBest,
-    Spread,
     digit_order,
     gap_verdicts,
     per_digit,
@@ -411,19 +411,3 @@ def problem_section(data: SweepData) -> list[Block]:
 
 def image(figures: Mapping[str, str], key: str, alt: str) -> list[Block]:
     return [Image(figures[key], alt)] if key in figures else []
-
-
-def acc(value: float | None) -> str:
-    return "" if value is None or not math.isfinite(value) else f"{value:.4f}"
-
-
-def seconds(value: float | None) -> str:
-    if value is None:
-        return ""
-    return f"{value:.2f}" if value < 10 else f"{value:,.1f}"
-
-
-def seeds_text(s: Spread) -> str:
-    if s.n < 2:
-        return "1 seed"
-    return f"{s.mean:.4f} ({s.low:.4f}-{s.high:.4f}, {s.n} seeds)"

@@ -23,7 +23,7 @@ from db.errors import DatabaseUnavailable, SchemaAhead, SchemaBehind
 from db.migrate import current_revision, downgrade, head_revision, upgrade
 from db.models import Base
 from db.records import EpochRow, NewJob
-from db.store import Store
+from db.store import STAMP_LAG_SECONDS, Store
 from mnistgrid.errors import BadInput, NotFound
 from mnistgrid.spec import JobSpec
 
@@ -495,6 +495,38 @@ def test_status_query_and_sweep_epochs(store: Store) -> None:
     assert [r.valid_acc for r in epochs[a]] == [0.1, 0.99, 0.3, 0.4, 0.5]
     assert epochs[c] == []
     assert epochs[a] == store.epochs(a)
+
+
+def test_epochs_after_an_epoch(store: Store) -> None:
+    _, (a, _, _) = new_sweep(store)
+    store.claim_job(a, "w1", 60)
+    for n in range(1, 5):
+        store.record_epoch(a, "w1", epoch(n, acc=n / 10))
+    assert [r.epoch for r in store.epochs(a, after=2)] == [3, 4]
+    assert store.epochs(a, after=4) == []
+
+
+def test_sweep_changes_reads_what_was_written_since(store: Store) -> None:
+    sweep_id, (a, b, c) = new_sweep(store)
+    store.claim_jobs([a, b, c], "w1", 60)
+    store.record_epoch(a, "w1", epoch(1))
+    everything = store.sweep_changes(sweep_id, None, lease_seconds=60)
+    assert [job.job_id for job in everything.jobs] == [a, b, c]
+    assert [(p.job_id, p.epoch, p.fresh) for p in everything.points] == [(a, 1, True)]
+
+    time.sleep(STAMP_LAG_SECONDS + 0.2)  # what came before is now older than the lag
+    store.heartbeat(a, "w1")  # b and c stay silent, and their leases run out
+    time.sleep(0.6)
+    cursor = store.sweep_changes(sweep_id, None, lease_seconds=60).read_at
+    store.record_epoch(a, "w1", epoch(2))
+    changes = store.sweep_changes(sweep_id, cursor, lease_seconds=0.5)
+    assert changes.read_at > cursor
+    assert [job.job_id for job in changes.jobs] == [a, b, c]  # a wrote; b and c are lost
+    assert [(p.epoch, p.fresh) for p in changes.points] == [(1, False), (2, True)]
+    assert store.sweep_changes(sweep_id, cursor, lease_seconds=60).jobs[0].job_id == a
+    assert len(store.sweep_changes(sweep_id, cursor, lease_seconds=60).jobs) == 1
+    with pytest.raises(NotFound):
+        store.sweep_changes(sweep_id + 1, None, lease_seconds=60)
 
 
 # -- finishing, cancelling, requeueing ------------------------------------------------------

@@ -15,17 +15,16 @@ from matplotlib.colors import Colormap  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, NullLocator  # noqa: E402
 
-# Colour-blind-safe (Dark2), and the same family is the same colour in every figure.
-FAMILY_COLORS = {
-    "baseline mae": "#a6761d",
-    "baseline mse": "#e6ab02",
-    "linear": "#1b9e77",
-    "mlp": "#7570b3",
-}
-LOSS_COLORS = {"mnist_loss": "#1f78b4", "softmax_mse": "#ff7f00", "cross_entropy": "#33a02c"}
-DIVERGED_COLOR = "#d62728"
-STOPPED_COLOR = "#222222"  # runs a stopping rule ended early
-LR_CMAP = "viridis"
+from mnistgrid.report.palette import (  # noqa: E402, F401 (the figures import them from here)
+    DIVERGED_COLOR,
+    FAMILY_COLORS,
+    LOSS_COLORS,
+    LR_CMAP,
+    STOPPED_COLOR,
+    accuracy_floor,
+    lr_position,
+)
+
 DPI = 110
 
 plt.rcParams.update(
@@ -59,12 +58,11 @@ class LrColors:
     lr's rank, not its value: 0.1, 0.3, 1 stay apart even when 1e38 is in the grid too."""
 
     def __init__(self, lrs: list[float]) -> None:
-        self.rank = {lr: i for i, lr in enumerate(sorted(set(lrs)))}
+        self.lrs = sorted(set(lrs))
         self.cmap: Colormap = matplotlib.colormaps[LR_CMAP]
 
     def __call__(self, lr: float) -> tuple[float, float, float, float]:
-        # viridis' yellow end is hard to see on white: stop at 85%.
-        return self.cmap(0.85 * self.rank[lr] / max(1, len(self.rank) - 1))
+        return self.cmap(lr_position(lr, self.lrs))
 
 
 def lr_ticks(ax: Axes, lrs: list[float]) -> None:
@@ -89,13 +87,3 @@ def plain_log_ticks(ax: Axes) -> None:
 def _lead(value: float) -> int:
     """The leading digit: 3 for 0.03 and for 300."""
     return round(value / 10 ** math.floor(math.log10(value))) if value > 0 else 0
-
-
-def accuracy_floor(values: list[float], margin: float = 0.03, quantile: float = 0.05) -> float:
-    """A y-axis bottom that shows the differences between runs that learned something. Below
-    the `quantile` of `values` is cut: one stray run among many does not flatten the rest."""
-    finite = sorted(v for v in values if v is not None and math.isfinite(v))
-    if not finite:
-        return 0.0
-    low = finite[int(len(finite) * quantile)]
-    return max(0.0, min(low - margin, 0.9))

@@ -1,0 +1,43 @@
+"""Files the app serves as they are: its own static files, plotly.js from the plotly package
+(no CDN: the page works with no internet), and the sweeps' written reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import plotly
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.staticfiles import StaticFiles
+
+from mnistgrid.errors import NotFound
+from mnistgrid.web.context import web
+
+STATIC = Path(__file__).parent / "static"
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+# The file's address carries plotly's version, so a browser may keep it for good.
+PLOTLY_PATH = f"/static/plotly-{plotly.__version__}.min.js"
+
+
+def static_files() -> StaticFiles:
+    return StaticFiles(directory=STATIC)
+
+
+def plotly_js(request: Request) -> Response:
+    return FileResponse(
+        PLOTLY_JS,
+        media_type="text/javascript",
+        headers={"Cache-Control": "public, max-age=31536000, immutable"},
+    )
+
+
+def report_file(request: Request) -> Response:
+    """A file of a written report: MNISTGRID_REPORTS_DIR/<folder>/<name>, nothing else."""
+    folder, name = request.path_params["folder"], request.path_params["name"]
+    reports = web(request).settings.reports_dir.resolve()
+    path = (reports / folder / name).resolve()
+    if folder.startswith(".") or name.startswith(".") or path.parent.parent != reports:
+        raise NotFound(f"no report file {folder}/{name}")
+    if not path.is_file():
+        raise NotFound(f"no report file {folder}/{name}: has the sweep's report been written?")
+    return FileResponse(path)

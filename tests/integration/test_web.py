@@ -1,0 +1,293 @@
+"""The web view over HTTP, against real SQLite and PostgreSQL stores: every page and JSON
+endpoint, 404s that say what was not found, the login, the live cursor, and that no request
+changes the database.
+
+    python -m pytest tests/integration/test_web.py
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import MetaData, select
+
+from db.records import EpochRow
+from db.store import STAMP_LAG_SECONDS, Store
+from mnistgrid.report.paths import report_paths
+from mnistgrid.settings import Settings
+from mnistgrid.spec import DataSpec, JobSpec
+from orchestrator.plan import new_job
+from tests.integration.services import free_port, wait_until
+from tests.integration.webtools import Sweep, epoch, web_server, write_sweep
+
+pytestmark = pytest.mark.integration
+
+LEASE = 2.0
+FLOWER = "http://127.0.0.1:5555"
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        lease_seconds=LEASE,
+        reports_dir=tmp_path / "reports",
+        flower_url=FLOWER,
+    )
+
+
+@pytest.fixture
+def fresh_sweep(store: Store) -> Sweep:
+    """The sweep as just written."""
+    return write_sweep(store)
+
+
+@pytest.fixture
+def sweep(fresh_sweep: Sweep, store: Store) -> Sweep:
+    """The sweep once the vanished worker's lease has expired and every write so far is older
+    than a cursor's lag; the running job's worker has just renewed its lease."""
+    time.sleep(max(LEASE, STAMP_LAG_SECONDS) + 0.3)
+    assert store.heartbeat(fresh_sweep.running, "w2:2")
+    return fresh_sweep
+
+
+@pytest.fixture
+def web(settings: Settings, store: Store) -> httpx.Client:
+    with web_server(settings, store) as url, httpx.Client(base_url=url, timeout=30) as client:
+        yield client
+
+
+def test_every_page_shows_the_sweep(web: httpx.Client, sweep: Sweep, settings: Settings) -> None:
+    report_paths(settings.reports_dir, sweep.name).html.parent.mkdir(parents=True)
+    report_paths(settings.reports_dir, sweep.name).html.write_text("<p>the report</p>")
+
+    listing = web.get("/")
+    assert listing.status_code == 200
+    assert "web &lt;test&gt;" in listing.text and "<test>" not in listing.text
+    assert "2 succeeded" in listing.text and "1 failed" in listing.text
+
+    for ref in (str(sweep.sweep_id), sweep.name):
+        page = web.get(f"/sweeps/{ref}")
+        assert page.status_code == 200, page.text
+    text = page.text
+    for job_id in (sweep.baseline, sweep.finished, sweep.running, sweep.queued, sweep.failed):
+        assert f'id="job-{job_id}"' in text
+    assert row(text, sweep.lost).count('data-status="lost"') == 1
+    assert 'data-status="running"' in row(text, sweep.running) and "1/3" in row(
+        text, sweep.running
+    )
+    assert "3/3" in row(text, sweep.finished) and "0.9100" in row(text, sweep.finished)
+    assert "out of memory" in row(text, sweep.failed)  # the error, as the status's note
+    for figure in ("curves", "headline", "lr", "losses", "parallel"):
+        assert f'id="fig-{figure}"' in text
+    assert '"fig-' not in text.split('id="figures">')[1].split("</script>")[0]
+    assert "<test>" not in text.split('id="figures">')[1].split("</script>")[0]  # escaped JSON
+    flower = f'href="{FLOWER}/tasks?name=%22web%20%3Ctest%3E%3A%20%22"'
+    assert flower in row(text, sweep.running)  # each job links to its sweep's tasks
+    report_link = "/reports/web_test_/report.html"
+    assert f'href="{report_link}"' in text
+    assert web.get(report_link).text == "<p>the report</p>"
+    assert web.get(f"/api/sweeps/{sweep.sweep_id}/summary").json()["report_url"] == report_link
+    plotly_js = web.get(text.split('<script src="')[1].split('"')[0])
+    assert plotly_js.status_code == 200 and "plotly" in plotly_js.text[:2000].lower()
+    assert web.get("/static/sweep.js").status_code == 200
+
+
+def test_the_job_page_has_its_epochs_error_and_rerun_line(web: httpx.Client, sweep: Sweep) -> None:
+    page = web.get(f"/jobs/{sweep.finished}")
+    assert page.status_code == 200
+    assert f"mnistgrid rerun {sweep.finished}" in page.text
+    assert page.text.count('<tr><td class="num">') >= 3  # its three epochs
+    for figure in ("losses", "accuracy", "digits"):
+        assert f'id="fig-{figure}"' in page.text
+    failed = web.get(f"/jobs/{sweep.failed}").text
+    assert "RuntimeError: out of memory" in failed and "traceback" in failed
+    lost = web.get(f"/jobs/{sweep.lost}").text
+    assert "status-lost" in lost and "w1:1" in lost
+
+
+def test_json_endpoints(web: httpx.Client, sweep: Sweep) -> None:
+    listing = web.get("/api/sweeps").json()
+    (entry,) = listing["sweeps"]
+    assert entry["name"] == sweep.name and entry["counts"]["succeeded"] == 2
+    assert entry["bests"] == {"baseline mse": "0.8200", "linear": "0.9100"}
+
+    full = web.get(f"/api/sweeps/{sweep.sweep_id}").json()
+    statuses = {job["job_id"]: job["status"] for job in full["jobs"]}
+    assert statuses[sweep.lost] == "lost" and statuses[sweep.queued] == "queued"
+    assert full["points"][str(sweep.finished)] == [[1, 0.85], [2, 0.89], [3, 0.91]]
+
+    summary = web.get(f"/api/sweeps/{sweep.name}/summary").json()
+    assert [row["family"] for row in summary["headline"]] == ["baseline mse", "linear"]
+    assert summary["headline"][1]["best"] == "0.9100"
+    assert set(summary["figures"]) >= {"headline", "lr", "losses", "parallel", "curves_layout"}
+
+    job = web.get(f"/api/jobs/{sweep.finished}").json()
+    assert [e["valid_acc"] for e in job["epochs"]] == [0.85, 0.89, 0.91]
+    later = web.get(f"/api/jobs/{sweep.finished}/updates", params={"after": 2}).json()
+    assert later["last"] == 3 and later["extension"]["accuracy"]["y"] == [[0.91]]
+
+
+def test_a_live_update_carries_only_what_changed(
+    web: httpx.Client, sweep: Sweep, store: Store
+) -> None:
+    cursor = web.get(f"/api/sweeps/{sweep.sweep_id}").json()["cursor"]
+    store.record_epoch(sweep.running, "w2:2", epoch(2, 0.8))
+    # Past the lag, so that the next cursor has left this epoch behind.
+    time.sleep(STAMP_LAG_SECONDS + 0.2)
+    store.heartbeat(sweep.running, "w2:2")
+
+    update = web.get(f"/api/sweeps/{sweep.sweep_id}/updates", params={"since": cursor}).json()
+    # The running job wrote; the lost one is shown lost until a reconcile takes it over.
+    assert {job["job_id"] for job in update["jobs"]} == {sweep.running, sweep.lost}
+    assert update["points"] == {str(sweep.running): [[2, 0.8]]}
+    assert "2/3" in update["rows_html"][str(sweep.running)]
+    assert 'data-status="lost"' in update["rows_html"][str(sweep.lost)]
+    assert f"{FLOWER}/tasks?name=" in update["rows_html"][str(sweep.lost)]
+    assert update["cursor"] > cursor
+
+    quiet = web.get(
+        f"/api/sweeps/{sweep.sweep_id}/updates", params={"since": update["cursor"]}
+    ).json()
+    assert quiet["points"] == {}  # its lease was renewed, but no epoch came
+    assert {job["job_id"] for job in quiet["jobs"]} == {sweep.running, sweep.lost}
+
+
+PAGE_ERRORS = [
+    ("/sweeps/nope", "no sweep 'nope'"),
+    ("/jobs/987654", "no job 987654"),
+    ("/jobs/abc", "no job abc"),
+    ("/nowhere", "no page at /nowhere"),
+    ("/reports/web_test_/..%2F..%2Fsecret", "no page at"),
+    ("/reports/nope/report.html", "no report file nope/report.html"),
+]
+API_ERRORS = [
+    ("/api/sweeps/nope", 404, "no sweep 'nope'"),
+    ("/api/sweeps/nope/updates?since=2026-01-01T00:00:00%2B00:00", 404, "no sweep 'nope'"),
+    ("/api/jobs/987654", 404, "no job 987654"),
+    ("/api/jobs/987654/updates", 404, "no job 987654"),
+    ("/api/sweeps/1/updates?since=yesterday", 400, "bad cursor 'yesterday'"),
+    ("/api/sweeps/1/updates", 400, "bad cursor"),
+    ("/api/jobs/1/updates?after=x", 400, "bad epoch 'x'"),
+]
+
+
+def test_a_bad_address_is_a_404_that_says_what(web: httpx.Client) -> None:
+    for path, message in PAGE_ERRORS:
+        answer = web.get(path)
+        assert answer.status_code == 404, path
+        assert message in html.unescape(answer.text), path
+    for path, status, message in API_ERRORS:
+        answer = web.get(path)
+        assert answer.status_code == status, path
+        assert message in answer.json()["error"], path
+
+
+def test_no_request_changes_the_database(
+    web: httpx.Client, fresh_sweep: Sweep, store: Store
+) -> None:
+    before = snapshot(store)
+    paths = ["/", f"/sweeps/{fresh_sweep.sweep_id}", f"/jobs/{fresh_sweep.running}", "/api/sweeps"]
+    paths += [
+        f"/api/sweeps/{fresh_sweep.sweep_id}/summary",
+        f"/api/jobs/{fresh_sweep.lost}/updates",
+    ]
+    for path in paths:
+        assert web.get(path).status_code == 200
+        for method in ("POST", "PUT", "PATCH", "DELETE"):
+            refused = web.request(method, path)
+            assert refused.status_code == 405, (method, path)
+    assert "read-only" in web.post(f"/api/sweeps/{fresh_sweep.sweep_id}").json()["error"]
+    assert snapshot(store) == before
+
+
+def test_the_login_is_asked_for_every_request_when_set(
+    store: Store, fresh_sweep: Sweep, settings: Settings
+) -> None:
+    guarded = settings.model_copy(update={"web_auth": SecretStr("admin:s3cret")})
+    with web_server(guarded, store) as url:
+        for path in ("/", f"/sweeps/{fresh_sweep.sweep_id}", "/api/sweeps", "/static/style.css"):
+            bare = httpx.get(url + path)
+            assert bare.status_code == 401 and bare.headers["www-authenticate"].startswith("Basic")
+            assert httpx.get(url + path, auth=("admin", "wrong")).status_code == 401
+            assert httpx.get(url + path, auth=("root", "s3cret")).status_code == 401
+            assert httpx.get(url + path, auth=("admin", "s3cret")).status_code == 200
+
+
+def test_mnistgrid_serve_listens_with_its_login(database_url: str, fresh_sweep: Sweep) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MNISTGRID_")}
+    env |= {"MNISTGRID_DATABASE_URL": database_url, "MNISTGRID_WEB_AUTH": "u:p"}
+    argv = [sys.executable, "-m", "mnistgrid.cli", "serve", "--host", "0.0.0.0", "--port"]
+    server = subprocess.Popen([*argv, str(port)], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}/api/sweeps"
+        wait_until(lambda: answers(url), 30, "mnistgrid serve to listen")
+        assert httpx.get(url).status_code == 401
+        assert httpx.get(url, auth=("u", "p")).json()["sweeps"][0]["name"] == fresh_sweep.name
+    finally:
+        server.send_signal(signal.SIGTERM)
+        out, _ = server.communicate(timeout=30)
+    assert "login required" in out.splitlines()[0]
+
+
+def answers(url: str) -> bool:
+    try:
+        httpx.get(url, timeout=2)
+    except httpx.TransportError:
+        return False
+    return True
+
+
+def row(page: str, job_id: int) -> str:
+    return page.split(f'id="job-{job_id}"')[1].split("</tr>")[0]
+
+
+def snapshot(store: Store) -> dict[str, list[tuple]]:
+    metadata = MetaData()
+    metadata.reflect(store.engine)
+    with store.engine.connect() as connection:
+        return {
+            name: sorted(map(tuple, connection.execute(select(table))), key=repr)
+            for name, table in metadata.tables.items()
+        }
+
+
+def test_pages_with_little_or_odd_data(web: httpx.Client, store: Store) -> None:
+    """No sweep; a sweep of baselines only; one where nothing ran; a diverged two-digit job."""
+    assert "no sweeps yet" in web.get("/").text
+    baselines = [JobSpec(model="baseline", distance=d, epochs=1) for d in ("mae", "mse")]
+    store.create_sweep("baselines", {}, "a", [new_job(s) for s in baselines])
+    pair = DataSpec(digits=(3, 7))
+    waiting = JobSpec(model="linear", lr=3.0, epochs=2, data=pair)
+    diverging = JobSpec(model="linear", lr=30.0, epochs=2, data=pair)
+    created = store.create_sweep("pair", {}, "b", [new_job(waiting), new_job(diverging)])
+    queued, diverged = (job.job_id for job in store.sweep_jobs(created.sweep_id))
+    store.claim_jobs([diverged], "w:1", 60)
+    store.record_epoch(diverged, "w:1", EpochRow(1, 0.4, 0.5, 0.9, (0.95, 0.85), 0.1))
+    store.record_epoch(diverged, "w:1", EpochRow(2, math.nan, math.inf, 0.5, (1.0, 0.0), 0.1))
+    store.finish_job(diverged, "diverged", final_acc=0.5, best_acc=0.9, best_epoch=1)
+
+    for path in ("/", "/sweeps/baselines", "/sweeps/pair", f"/jobs/{queued}", f"/jobs/{diverged}"):
+        assert web.get(path).status_code == 200, path
+    assert "no trained jobs in this sweep" in web.get("/sweeps/baselines").text
+    summary = web.get("/api/sweeps/pair/summary").json()
+    assert summary["headline"][0]["posts"].startswith("n/a")  # the posts' figures: ten digits
+    job = web.get(f"/api/jobs/{diverged}/updates").json()
+    assert job["extension"]["losses"]["y"] == [[0.4, None], [0.5, None]]  # NaN, inf: gaps
+    assert [name for name in job["extension"]] == ["accuracy", "digits", "losses"]
+    # A pair (3, 7) stores class 0 as digit 7 (the posts' labels); the page lists 3, then 7.
+    assert job["extension"]["digits"]["y"] == [[0.85, 0.0], [0.95, 1.0]]
+    page = web.get(f"/jobs/{diverged}").text
+    assert ">nan<" in page and ">inf<" in page
+    assert web.get(f"/api/jobs/{queued}/updates").json()["last"] == 0

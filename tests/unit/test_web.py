@@ -1,0 +1,119 @@
+"""The web view's parts that need no server: its settings, the login, links, cursors."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from db.records import JobInfo
+from mnistgrid.errors import BadInput
+from mnistgrid.settings import Settings, is_loopback, load_settings
+from mnistgrid.web.access import BasicAuth, credentials
+from mnistgrid.web.links import flower_tasks_url, report_url
+from mnistgrid.web.live import parse_after, parse_cursor
+from mnistgrid.web.rows import state
+from mnistgrid.web.sweep_list import age
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [("127.0.0.1", True), ("127.8.0.1", True), ("::1", True), ("localhost", True),
+     ("0.0.0.0", False), ("::", False), ("192.168.1.5", False), ("web.internal", False)],
+)  # fmt: skip
+def test_only_loopback_hosts_may_go_without_a_login(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+    assert Settings(web_host=host).exposed_without_login is not loopback
+    assert not Settings(web_host=host, web_auth="u:p").exposed_without_login
+
+
+def test_the_login_is_user_colon_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings(web_auth="admin:pa:ss").web_login == ("admin", "pa:ss")
+    assert "pa:ss" not in repr(Settings(web_auth="admin:pa:ss"))
+    for bad in ("admin", "admin:", ":secret"):
+        monkeypatch.setenv("MNISTGRID_WEB_AUTH", bad)
+        with pytest.raises(BadInput, match="MNISTGRID_WEB_AUTH: must be user:password"):
+            load_settings()
+
+
+def test_the_login_reaches_child_processes_unmasked(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings(web_auth="admin:secret", flower_url="http://127.0.0.1:5555/")
+    environment = settings.as_environment()
+    assert environment["MNISTGRID_WEB_AUTH"] == "admin:secret"
+    for key, value in environment.items():
+        monkeypatch.setenv(key, value)
+    assert Settings() == settings
+
+
+def test_serve_refuses_a_public_address_without_a_login() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "mnistgrid.cli", "serve", "--host", "0.0.0.0"],
+        env={"PATH": "/usr/bin:/bin", "MNISTGRID_DATABASE_URL": "sqlite:////nonexistent/x.db"},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "error: refusing to listen on 0.0.0.0 without a login: set "
+        "MNISTGRID_WEB_AUTH=user:password, or listen on 127.0.0.1"
+    )
+
+
+def basic(text: str) -> bytes:
+    return b"Basic " + base64.b64encode(text.encode())
+
+
+def test_basic_auth_checks_user_and_password() -> None:
+    auth = BasicAuth(app=None, user="admin", password="s3cret")  # type: ignore[arg-type]
+    assert auth.allows(basic("admin:s3cret"))
+    for wrong in ("admin:s3cre", "admin:s3cret!", "Admin:s3cret", "admin", ""):
+        assert not auth.allows(basic(wrong)), wrong
+    assert not auth.allows(None)
+    assert not auth.allows(b"Bearer abc")
+    assert not auth.allows(b"Basic not-base64!")
+    assert credentials(basic("a:b:c")) == (b"a", b"b:c")
+
+
+def test_flower_links_search_the_sweeps_task_names(tmp_path) -> None:
+    assert flower_tasks_url(None, "quick") is None
+    assert (
+        flower_tasks_url("http://f:5555", "quick") == "http://f:5555/tasks?name=%22quick%3A%20%22"
+    )
+    quoted = flower_tasks_url("http://f:5555", 'a "b"')
+    assert quoted.endswith("%22a%20%5C%22b%5C%22%3A%20%22")
+    assert report_url(tmp_path, "quick") is None
+    (tmp_path / "q_k").mkdir()
+    (tmp_path / "q_k" / "report.html").write_text("x")
+    assert report_url(tmp_path, "q k") == "/reports/q_k/report.html"
+
+
+def test_cursors_are_times_with_a_zone() -> None:
+    when = datetime(2026, 11, 27, 15, 30, tzinfo=UTC)
+    assert parse_cursor(when.isoformat()) == when
+    for bad in (None, "", "yesterday", "2026-11-27T15:30:00"):
+        with pytest.raises(BadInput, match="bad cursor"):
+            parse_cursor(bad)
+    assert parse_after(None) == 0 and parse_after("7") == 7
+    with pytest.raises(BadInput, match="bad epoch"):
+        parse_after("seven")
+
+
+def test_a_running_job_whose_lease_expired_shows_as_lost() -> None:
+    now = datetime(2026, 11, 27, tzinfo=UTC)
+    job = JobInfo(
+        1, 1, "k", "linear", "cross_entropy", 1.0, None, "running", 1, "host:42",
+        now - timedelta(seconds=121), None, None, None, None, None, None, None, None, None,
+        None, None, {}, None,
+    )  # fmt: skip
+    status, note = state(job, lease_seconds=120, now=now)
+    assert status == "lost" and "host:42" in note
+    assert state(job, lease_seconds=200, now=now) == ("running", "")
+
+
+def test_ages_read_naturally() -> None:
+    now = datetime(2026, 11, 27, tzinfo=UTC)
+    ago = [age(now, now - timedelta(seconds=s)) for s in (5, 125, 7300, 3 * 86400)]
+    assert ago == ["5 s ago", "2 min ago", "2 h ago", "3 days ago"]
