@@ -9,6 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 COMPOSE_BUDGET_S=${COMPOSE_BUDGET_S:-1500}
+# Tests start `mnistgrid` and `celery` as commands, as a user with the venv active would.
+export PATH="$(cd "$VENV" && pwd)/bin:$PATH"
 
 "$VENV/bin/ruff" check .
 "$VENV/bin/lint-imports"
