@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.compose.engine import EngineUnavailable, start_engine
+from tests.compose.engine import EngineUnavailable, start_engine, why_no_engine
 from tests.compose.images import provide_images
 from tests.compose.stack import REPO, Stack
 from tests.compose.wheels import image_requirements, served, wheelhouse
@@ -44,9 +44,18 @@ batch_size = 256
 
 
 def unavailable(reason: str) -> None:
+    """Skip (fail where required) for want of an engine. Called at a test module's import, it
+    skips the whole module in one line of pytest's summary."""
     if os.environ.get("MNISTGRID_TEST_COMPOSE") == "required":
         pytest.fail(f"compose tests cannot run: {reason}", pytrace=False)
-    pytest.skip(f"compose tests need a Docker engine: {reason}")
+    pytest.skip(f"compose tests need a Docker engine: {reason}", allow_module_level=True)
+
+
+def skip_module_without_engine() -> None:
+    """Where required, the engine fixture fails instead, and only if a test here is selected."""
+    reason = why_no_engine()
+    if reason is not None and os.environ.get("MNISTGRID_TEST_COMPOSE") != "required":
+        unavailable(reason)
 
 
 @pytest.fixture(scope="session")

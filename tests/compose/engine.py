@@ -159,6 +159,18 @@ class Dockerd:
         return self.host.differences()
 
 
+def why_no_engine() -> str | None:
+    """Why no engine can be had here, found without starting one; None when one answers or
+    start_engine() may start one."""
+    if engine_answers():
+        return None
+    if os.geteuid() != 0:
+        return "no Docker engine answers, and starting dockerd needs root"
+    if shutil.which("dockerd") is None and shutil.which("apt-get") is None:
+        return "no Docker engine answers, no dockerd, and no apt-get to install it"
+    return None
+
+
 def start_engine(log: Path) -> Dockerd | None:
     """Make an engine answer and docker-compose run: None when an engine already answered,
     else the dockerd started here. Raises EngineUnavailable, saying why, when neither works."""

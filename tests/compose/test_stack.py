@@ -23,10 +23,11 @@ from statistics import median
 
 import pytest
 
-from tests.compose.conftest import LEASE_SECONDS, read_env
+from tests.compose.conftest import LEASE_SECONDS, read_env, skip_module_without_engine
 from tests.compose.stack import REPO, Stack, wait_until
 
 pytestmark = [pytest.mark.compose, pytest.mark.integration]
+skip_module_without_engine()
 
 STACK_JOBS = 3  # conftest.STACK_GRID: the baseline and two linear lrs
 # About 0.5 s an epoch on one torch thread: a job lasts 20-40 s, long enough to hit mid-job.
