@@ -4,8 +4,9 @@ when no engine answers, and the host's network put back as it was when the tests
     python -m pytest -m compose tests/compose
 
 Starting dockerd changes the host: `net.ipv4.ip_forward` 0 -> 1, iptables' FORWARD policy ->
-DROP, DOCKER* chains in the filter and nat tables, a `docker0` bridge. `HostNetwork` records
-these before the start and restores them after the stop. The image cache (/var/lib/docker)
+DROP, DOCKER* chains in the filter and nat tables, a `docker0` bridge, and a network namespace
+it leaves mounted at /run/docker/netns/default when it stops. `HostNetwork` records these
+before the start and restores them after the stop. The image cache (/var/lib/docker)
 stays, so the next run reuses its images. An engine this harness did not start is used as it
 is and left alone.
 """
@@ -26,7 +27,6 @@ PACKAGES = {
     "debootstrap": "debootstrap",
 }
 TABLES = ("filter", "nat")
-CHAIN_PREFIX = "DOCKER"
 
 
 class EngineUnavailable(RuntimeError):
@@ -68,37 +68,32 @@ def install_missing(tools: list[str]) -> None:
 
 @dataclass(frozen=True)
 class HostNetwork:
-    """What dockerd changes on the host's network, as it was."""
+    """What dockerd changes on the host (its network, and a mount), as it was."""
 
     ip_forward: str
     forward_policy: str
     rules: dict[str, frozenset[str]]
     links: frozenset[str]
+    mounts: frozenset[str]
 
     @classmethod
     def read(cls) -> HostNetwork:
         rules = {table: frozenset(iptables_rules(table)) for table in TABLES}
         policy = next(r.split()[2] for r in rules["filter"] if r.startswith("-P FORWARD "))
-        return cls(read_ip_forward(), policy, rules, frozenset(link_names()))
+        links, mounts = frozenset(link_names()), frozenset(docker_mounts())
+        return cls(read_ip_forward(), policy, rules, links, mounts)
 
     def restore(self) -> None:
-        """Undo what dockerd added: its rules in the built-in chains, its DOCKER* chains,
-        its bridges, the FORWARD policy and ip_forward."""
+        """Undo what dockerd added: its rules and DOCKER* chains, its bridges, its mounts, the
+        FORWARD policy and ip_forward."""
         for table in TABLES:
-            added = [r for r in iptables_rules(table) if r not in self.rules[table]]
-            for rule in added:  # rules first: a chain still referenced cannot be deleted
-                if rule.startswith("-A "):
-                    run("iptables", "-t", table, "-D", *rule.split()[1:], check=False)
-            for rule in added:
-                if rule.startswith("-N "):
-                    chain = rule.split()[1]
-                    run("iptables", "-t", table, "-F", chain, check=False)
-            for rule in added:
-                if rule.startswith("-N "):
-                    run("iptables", "-t", table, "-X", rule.split()[1], check=False)
+            remove_added(table, self.rules[table])
         run("iptables", "-P", "FORWARD", self.forward_policy, check=False)
         for link in sorted(set(link_names()) - self.links):
             run("ip", "link", "delete", link, check=False)
+        # dockerd leaves its network namespace mounted at /run/docker/netns/default
+        for mount in sorted(set(docker_mounts()) - self.mounts, reverse=True):
+            run("umount", mount, check=False)
         Path("/proc/sys/net/ipv4/ip_forward").write_text(self.ip_forward + "\n")
 
     def differences(self) -> list[str]:
@@ -110,7 +105,22 @@ class HostNetwork:
         for table in TABLES:
             found += [f"{table}: {r}" for r in sorted(now.rules[table] ^ self.rules[table])]
         found += [f"link {name}" for name in sorted(now.links ^ self.links)]
+        found += [f"mount {path}" for path in sorted(now.mounts ^ self.mounts)]
         return found
+
+
+def remove_added(table: str, before: frozenset[str]) -> None:
+    """Delete the rules and chains of `table` that are not in `before`; rules first, as a
+    chain still referenced cannot be deleted."""
+    added = [rule for rule in iptables_rules(table) if rule not in before]
+    for rule in added:
+        if rule.startswith("-A "):
+            run("iptables", "-t", table, "-D", *rule.split()[1:], check=False)
+    chains = [rule.split()[1] for rule in added if rule.startswith("-N ")]
+    for chain in chains:
+        run("iptables", "-t", table, "-F", chain, check=False)
+    for chain in chains:
+        run("iptables", "-t", table, "-X", chain, check=False)
 
 
 def read_ip_forward() -> str:
@@ -125,6 +135,15 @@ def link_names() -> list[str]:
     # `ip -o link` lines: "4: eth0: <...>"; a veth shows as "veth1@if5".
     lines = run("ip", "-o", "link").stdout.splitlines()
     return [line.split(":")[1].strip().split("@")[0] for line in lines]
+
+
+def docker_mounts() -> list[str]:
+    """Mount points under Docker's folders (a field of /proc/self/mounts escapes spaces)."""
+    lines = Path("/proc/self/mounts").read_text().splitlines()
+    points = [line.split()[1] for line in lines]
+    return [
+        p for p in points if p.startswith(("/run/docker", "/var/run/docker", "/var/lib/docker"))
+    ]
 
 
 class Dockerd:

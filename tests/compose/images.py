@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ RECIPES = HERE / "standins"
 LABEL = "org.mnistgrid.standin"
 PULL_TIMEOUT = 300
 BUILD_TIMEOUT = 900
+_installing = threading.Lock()  # stand-ins are made side by side; dpkg takes one install
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,8 @@ def pulled(image: str) -> bool:
 
 def build_standin(standin: StandIn, recipe_hash: str) -> None:
     """debootstrap its packages into an imported base image, then build its Dockerfile on it."""
-    install_missing(["debootstrap"])
+    with _installing:
+        install_missing(["debootstrap"])
     base = f"mnistgrid-standin/{standin.recipe}-rootfs:{recipe_hash}"
     with tempfile.TemporaryDirectory(prefix=f"standin-{standin.recipe}-") as work:
         script = [str(RECIPES / "rootfs.sh"), work, base, *standin.packages()]
