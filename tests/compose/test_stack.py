@@ -226,6 +226,18 @@ def test_flower_serves_prometheus_metrics_without_login(stack: Stack):
     assert flower(stack, "/healthcheck", login=False) == (200, "OK")
 
 
+# -- the GPU profile ----------------------------------------------------------------------------
+
+
+def test_the_gpu_profile_is_a_valid_configuration(stack: Stack):
+    """The GPU image is not built here (no GPU): its service must still be well formed, and
+    only in its profile."""
+    stack.compose("--profile", "gpu", "config", "-q")
+    with_gpu = stack.compose("--profile", "gpu", "config", "--services").stdout.split()
+    assert "worker-gpu" in with_gpu
+    assert "worker-gpu" not in stack.compose("config", "--services").stdout.split()
+
+
 # -- faults at container level ------------------------------------------------------------------
 
 
