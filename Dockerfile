@@ -7,18 +7,49 @@
 #
 # (PyPI's Linux torch wheels are the CUDA builds; or name a CUDA index such as
 # https://download.pytorch.org/whl/cu128.)
-FROM python:3.11-slim-bookworm
+#
+# Offline, through a mirror or behind a proxy (README.md, "Build offline or behind a proxy"):
+#
+#   docker build --network host --build-arg PIP_NO_INDEX=1 \
+#       --build-arg PIP_FIND_LINKS=http://127.0.0.1:8000/ -t mnistgrid .
+#
+# Only the legacy builder's features are used (no RUN --mount), so any Docker builds it.
+
+# The base image; a registry mirror's copy of it works the same.
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+FROM ${PYTHON_IMAGE}
 
 ARG TORCH_SPEC=torch==2.13.0
 ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
 # The user the services run as; match your own (`id -u`) to write ./reports without sudo.
 ARG APP_UID=1000
 ARG APP_GID=1000
+# pip's own settings, for both installs below: another index (a mirror, a proxy's index), an
+# extra one, a folder or page of wheels, no index at all, a host to trust without TLS checks.
+# Unset or empty (the default) they change nothing: pip ignores an empty setting. The torch
+# install names TORCH_INDEX itself, so a mirror of it goes in TORCH_INDEX, not PIP_INDEX_URL.
+# HTTP_PROXY, HTTPS_PROXY and NO_PROXY are Docker's own build arguments and reach pip as well.
+# Build arguments show in `docker history`: never put a password in an index URL.
+ARG PIP_INDEX_URL
+ARG PIP_EXTRA_INDEX_URL
+ARG PIP_FIND_LINKS
+ARG PIP_NO_INDEX
+ARG PIP_TRUSTED_HOST
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# A proxy that re-signs TLS needs its CA trusted: PEM files named *.crt in certs/ join the
+# system store, which pip is then told to use (it otherwise trusts only its own bundle).
+# With none there (the default), nothing changes.
+COPY certs/ /usr/local/share/ca-certificates/mnistgrid/
+RUN find /usr/local/share/ca-certificates/mnistgrid -type f ! -name '*.crt' -delete \
+    && if [ -n "$(ls /usr/local/share/ca-certificates/mnistgrid)" ]; then \
+        update-ca-certificates \
+        && printf '[global]\ncert = /etc/ssl/certs/ca-certificates.crt\n' > /etc/pip.conf; \
+    fi
 
 # torch alone and first: the largest layer, and the only one the build arguments change.
 RUN pip install "${TORCH_SPEC}" --index-url "${TORCH_INDEX}"

@@ -1,6 +1,7 @@
 """docker-compose.yml, checked without a Docker engine: every command is one that mnistgrid (or
 Redis, or Flower) really has, every MNISTGRID_* variable is a setting, start order rests on
-health, the GPU reservation is well formed, and no secret is committed.
+health, the GPU reservation is well formed, the image builds offline or through a mirror
+without changing a default build, and no secret is committed. tests/compose runs the stack.
 
     python -m pytest tests/unit/test_compose.py
 
@@ -30,7 +31,16 @@ REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
 DOCKERFILE = REPO / "Dockerfile"
 ENV_EXAMPLE = REPO / ".env.example"
-SERVICES = {"redis", "postgres", "migrate", "worker", "worker-gpu", "flower", "orchestrator"}
+SERVICES = {
+    "redis",
+    "postgres",
+    "migrate",
+    "worker",
+    "worker-gpu",
+    "flower",
+    "web",
+    "orchestrator",
+}
 MNISTGRID_SERVICES = sorted(SERVICES - {"redis", "postgres"})
 ONE_SHOT = {"migrate", "orchestrator"}
 PLACEHOLDER = "change-me"
@@ -119,7 +129,7 @@ def test_the_stack_has_every_service():
 @pytest.mark.parametrize("name", [n for n in MNISTGRID_SERVICES if n != "flower"])
 def test_each_mnistgrid_command_is_a_real_subcommand_with_valid_options(name):
     command = mnistgrid_command(service(name)["command"])
-    expected = {"migrate": "upgrade", "orchestrator": "submit"}.get(name, "worker")
+    expected = {"migrate": "upgrade", "orchestrator": "submit", "web": "serve"}.get(name, "worker")
     assert command.name.endswith(expected)
 
 
@@ -273,7 +283,7 @@ def test_no_secret_literal_in_the_compose_file():
 
 def test_env_example_holds_placeholders_for_every_required_variable():
     required = set(re.findall(r"\$\{([A-Z_]+):\?", COMPOSE.read_text()))
-    assert required == {"REDIS_PASSWORD", "POSTGRES_PASSWORD", "FLOWER_BASIC_AUTH"}
+    assert required == {"REDIS_PASSWORD", "POSTGRES_PASSWORD", "FLOWER_BASIC_AUTH", "WEB_AUTH"}
     assert required <= set(ENV)
     for key, value in ENV.items():
         if SECRET_NAME.search(key):
@@ -281,6 +291,81 @@ def test_env_example_holds_placeholders_for_every_required_variable():
     used = {match["name"] for match in VARIABLE.finditer(COMPOSE.read_text())}
     mentioned = re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", ENV_EXAMPLE.read_text(), re.MULTILINE)
     assert set(mentioned) <= used, "every variable .env.example mentions is used"
+
+
+# -- building offline, through a mirror or behind a proxy --------------------------------------
+
+PIP_SETTINGS = {
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_FIND_LINKS",
+    "PIP_NO_INDEX",
+    "PIP_TRUSTED_HOST",
+}
+# Docker's predefined build arguments: no ARG needed, and kept out of `docker history`.
+PROXIES = {"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"}
+BUILT = ["worker", "worker-gpu"]  # the CPU and the GPU image
+
+
+def dockerfile_args() -> dict[str, str | None]:
+    """Every ARG of the Dockerfile and its default (None: declared without one)."""
+    found = re.findall(r"^ARG\s+(\w+)(=\S*)?\s*$", DOCKERFILE.read_text(), re.MULTILINE)
+    return {name: default[1:] if default else None for name, default in found}
+
+
+def test_the_dockerfile_takes_pips_settings_unset_by_default():
+    args = dockerfile_args()
+    assert set(args) >= PIP_SETTINGS
+    assert all(args[name] is None for name in PIP_SETTINGS), "a default build must not set them"
+
+
+@pytest.mark.parametrize("name", BUILT)
+def test_compose_passes_pips_settings_and_proxies_to_the_build_empty_by_default(name):
+    raw = RAW["services"][name]["build"]["args"]
+    for arg in PIP_SETTINGS | PROXIES:
+        assert raw[arg] == f"${{{arg}:-}}", "from .env, empty unless set (pip ignores empty)"
+        assert service(name)["build"]["args"][arg] == ""
+    assert set(raw) - PROXIES <= set(dockerfile_args()), "an argument the Dockerfile ignores"
+
+
+@pytest.mark.parametrize("arg", ["PYTHON_IMAGE", "APP_UID", "APP_GID"])
+@pytest.mark.parametrize("name", BUILT)
+def test_compose_defaults_of_build_arguments_are_the_dockerfiles(name, arg):
+    assert service(name)["build"]["args"][arg] == dockerfile_args()[arg]
+
+
+def test_the_cpu_image_gets_the_dockerfiles_torch_by_default():
+    args = service("worker")["build"]["args"]
+    assert args["TORCH_INDEX"] == dockerfile_args()["TORCH_INDEX"]
+    gpu = RAW["services"]["worker-gpu"]["build"]["args"]["TORCH_INDEX"]
+    assert gpu.startswith("${GPU_TORCH_INDEX:-")
+
+
+def test_the_base_image_is_a_build_argument_declared_before_from():
+    text = DOCKERFILE.read_text()
+    assert re.search(r"^ARG PYTHON_IMAGE=\S+\n(?:#.*\n)*FROM \$\{PYTHON_IMAGE\}$", text, re.M)
+
+
+def test_the_dockerfile_needs_no_buildkit():
+    # The legacy builder (all some Docker daemons have) rejects these or ignores them.
+    text = DOCKERFILE.read_text()
+    assert not re.search(r"^RUN\s+--(mount|network|security)", text, re.MULTILINE)
+    assert not re.search(r"^(COPY|ADD)\s+.*--(link|parents|chmod|exclude)", text, re.M)
+    assert not re.search(r"<<-?\s*['\"]?[A-Z]+['\"]?\s*$", text, re.MULTILINE), "no heredocs"
+
+
+def test_extra_ca_certificates_come_from_certs_and_stay_out_of_git():
+    assert "certs/" in copied_into_image() and (REPO / "certs").is_dir()
+    assert "certs" not in (REPO / ".dockerignore").read_text().split()
+    assert "/certs/*.crt" in (REPO / ".gitignore").read_text().split()
+
+
+@pytest.mark.parametrize(
+    ("name", "variable", "default"),
+    [("redis", "REDIS_IMAGE", "redis:7.4"), ("postgres", "POSTGRES_IMAGE", "postgres:16")],
+)
+def test_service_images_are_variables_with_todays_defaults(name, variable, default):
+    assert RAW["services"][name]["image"] == f"${{{variable}:-{default}}}"
 
 
 # -- the real validator -------------------------------------------------------------------------
