@@ -3,10 +3,11 @@ workers, with no rule, the median rule and ASHA.
 
     MNISTGRID_DATA_DIR=../shared/data/mnist python benchmarks/bench_stopping.py
 
-The grid: linear and MLP x the three losses x 6 learning rates x 20 epochs (36 jobs, fused in
-stacks of 6). Each run is a real sweep: `mnistgrid submit --wait` on a real Redis and two
-`mnistgrid worker` processes with one torch thread each, into one SQLite file, so that the
-reports of the two stopping runs find the full grid's sweep and compare their bests with it.
+The grid: linear and MLP x the three losses x 8 learning rates x 20 epochs (48 jobs, fused in
+stacks of 8; `--lrs 6` for 6 learning rates). Each run is a real sweep: `mnistgrid submit
+--wait` on a real Redis and two `mnistgrid worker` processes with one torch thread each, into
+one SQLite file, so that the reports of the two stopping runs find the full grid's sweep and
+compare their bests with it.
 Prints epochs trained, wall time and each family's best accuracy, with the ratios to no rule.
 Target (issue "Early stopping"): ASHA trains at least 3x fewer epochs than no rule, with each
 family's best within 0.002 of no rule's. Results: docs/benchmarks.md, section "Early stopping".
@@ -97,7 +98,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/11")
     parser.add_argument("--reduction", type=int, default=3, help="ASHA's reduction factor")
-    parser.add_argument("--lrs", type=int, choices=sorted(LRS), default=6, help="lrs per stack")
+    parser.add_argument("--lrs", type=int, choices=sorted(LRS), default=8, help="lrs per stack")
     args = parser.parse_args()
     redis.Redis.from_url(args.broker_url).flushdb()
     results, walls = {}, {}
