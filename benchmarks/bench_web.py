@@ -44,7 +44,11 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.bench_report import grid_specs, synthetic_epochs  # noqa: E402
+from benchmarks.bench_report import (  # noqa: E402
+    finish_synthetic,
+    grid_specs,
+    synthetic_epochs,
+)
 from db.migrate import upgrade  # noqa: E402
 from db.store import Store  # noqa: E402
 from mnistgrid.errors import NotFound  # noqa: E402
@@ -73,15 +77,7 @@ def fill(store: Store, name: str) -> int:
         for row in rows[: N_EPOCHS // 2] if running else rows:
             store.record_epoch(info.job_id, WORKER, row)
         if not running:
-            best = max(rows, key=lambda r: r.valid_acc)
-            store.finish_job(
-                info.job_id,
-                "diverged" if diverged else "succeeded",
-                final_acc=rows[-1].valid_acc,
-                best_acc=best.valid_acc,
-                best_epoch=best.epoch,
-                train_seconds=sum(r.seconds for r in rows),
-            )
+            finish_synthetic(store, info.job_id, rows, diverged)
     return sweep_id
 
 
