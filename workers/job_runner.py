@@ -147,7 +147,7 @@ class JobRunner:
         )
         try:
             with keeper:
-                stopper = EarlyStopper(self.store, claims[0].sweep_id, specs[0].epochs)
+                stopper = EarlyStopper(self.store, claims[0].sweep_id, specs[0])
                 recorder = EpochRecorder(self, claims, outcome, stopper)
                 results = train_jobs(specs, data, recorder, start)
         except Exception as error:  # noqa: BLE001 - a job's own error is data, stored with it

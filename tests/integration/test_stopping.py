@@ -39,12 +39,12 @@ rule = "asha"
 grace = 1
 reduction = 2
 [grid]
-model = ["linear", "mlp"]
+model = ["baseline", "linear", "mlp"]
 loss = ["mnist_loss", "cross_entropy"]
 lr = [0.03, 0.3, 1.0, 3.0]
 hidden = 16
 batch_size = 512
-"""  # 2 models x 2 losses x 4 lrs = 16 jobs in 4 stacks; rungs at epochs 1, 2, 4
+"""  # 2 baselines, and 2 models x 2 losses x 4 lrs = 16 jobs in 4 stacks; rungs at epochs 1, 2, 4
 
 
 @pytest.fixture
@@ -66,7 +66,10 @@ def test_an_asha_sweep_stops_jobs_at_rungs_and_keeps_each_familys_best(env, tmp_
         done = run_cli(env, "submit", str(grid), "--wait", timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     store = Store(env["MNISTGRID_DATABASE_URL"])
-    jobs = store.sweep_jobs(store.get_sweep("asha").sweep_id)
+    everything = store.sweep_jobs(store.get_sweep("asha").sweep_id)
+    baselines = [job for job in everything if job.model == "baseline"]
+    assert [job.status for job in baselines] == ["succeeded"] * 2  # nothing to stop there
+    jobs = [job for job in everything if job.model != "baseline"]
     stopped = [job for job in jobs if job.status == "stopped"]
     finished = [job for job in jobs if job.status == "succeeded"]
     assert stopped and finished and len(stopped) + len(finished) == len(jobs)
