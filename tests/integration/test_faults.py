@@ -240,6 +240,22 @@ def test_a_sweep_whose_last_job_diverges_still_ends_with_its_report(env, tmp_pat
     assert report.exists()
 
 
+def test_a_report_the_worker_cannot_write_fails_the_wait_with_its_error(env, tmp_path):
+    # A file where the reports folder should be: the worker cannot make it (as root, where an
+    # unwritable folder would not stop it).
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("in the way")
+    blocked_env = {**env, "MNISTGRID_REPORTS_DIR": str(blocked)}
+    with workers(blocked_env, tmp_path, count=1):
+        done = run_cli(blocked_env, "submit", str(linear_grid(tmp_path, "noreport", 1)), "--wait")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "1 succeeded" in done.stdout  # the jobs are fine: only the report failed
+    line = next(x for x in done.stderr.splitlines() if x.startswith("report: failed"))
+    assert "on the worker: " in line and "not-a-folder" in line, done.stderr
+    sweep = Store(env["MNISTGRID_DATABASE_URL"]).get_sweep("noreport")
+    assert sweep.report_status == "failed" and "not-a-folder" in sweep.report_error
+
+
 def test_a_job_that_raises_fails_once_with_its_error(env, mnist_dir, tmp_path):
     corrupt = tmp_path / "corrupt"
     shutil.copytree(mnist_dir, corrupt)
