@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -37,3 +38,10 @@ def test_help_imports_no_command():
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert "LOADED []" in done.stdout, done.stdout + done.stderr
+
+
+def test_the_demos_default_grid_is_the_repositorys_quick_example():
+    from mnistgrid.cli.commands.demo_cmd import QUICK_GRID
+
+    repo = Path(__file__).resolve().parents[2]
+    assert repo / "examples" / "quick.toml" == QUICK_GRID and QUICK_GRID.is_file()

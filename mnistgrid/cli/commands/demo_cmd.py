@@ -31,7 +31,8 @@ from orchestrator.progress import watch
 from orchestrator.submit import plan_sweep, submit_grid
 from orchestrator.tables import jobs_table
 
-QUICK_GRID = Path(__file__).resolve().parents[2] / "examples" / "quick.toml"
+# The repository (or /app in the image) holds examples/ beside the packages.
+QUICK_GRID = Path(__file__).resolve().parents[3] / "examples" / "quick.toml"
 
 
 def demo_settings(folder: Path, data_dir: Path | None) -> Settings:
