@@ -359,16 +359,19 @@ class Store:
                 LostJob(row.job_id, row.sweep_id, row.worker, row.attempts, requeued=False)
                 for row in found
             ]
-            lost = [self._take_over(session, job, max_attempts) for job in lost]
+            lost = [self._take_over(session, job, lease_seconds, max_attempts) for job in lost]
             failed_in = sorted({job.sweep_id for job in lost if not job.requeued})
             ended = [s for s in failed_in if self._finish_sweep_if_done(session, s)]
             return TakeOver(tuple(lost), tuple(ended))
 
-    def _take_over(self, session: Session, job: LostJob, max_attempts: int) -> LostJob:
+    def _take_over(
+        self, session: Session, job: LostJob, lease_seconds: float, max_attempts: int
+    ) -> LostJob:
         still_lost = [
             JobModel.job_id == job.job_id,
             JobModel.status == "running",
             JobModel.worker == job.worker,
+            ~self._lease_live(lease_seconds),
         ]
         if job.attempts < max_attempts:
             # `worker` keeps the lost holder's name: `mnistgrid status` and a later give-up
@@ -538,7 +541,14 @@ class Store:
                 )
             spent = [
                 Claim(
-                    r.job_id, r.sweep_id, r.attempts, r.params, None, r.group_key, True, r.worker
+                    job_id=r.job_id,
+                    sweep_id=r.sweep_id,
+                    attempt=r.attempts,
+                    spec=r.params,
+                    checkpoint=None,
+                    group_key=r.group_key,
+                    exhausted=True,
+                    last_worker=r.worker,
                 )
                 for r in exhausted
             ]

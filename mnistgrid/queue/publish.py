@@ -77,7 +77,11 @@ def send_again(store: Store, app: Celery, sweep_id: int, job_ids: Collection[int
     return queue_jobs(app, jobs, sweep.name, sweep.grid["train"]["time_limit"])
 
 
+def report_queue(store: Store, sweep_id: int) -> str:
+    """The queue a sweep's report is asked on: the one its jobs went to."""
+    return queue_for_device(store.get_sweep(sweep_id).grid["train"]["device"])
+
+
 def request_report(store: Store, app: Celery, sweep_id: int) -> None:
     """Ask a worker to write the sweep's report, on the queue its jobs went to."""
-    device = store.get_sweep(sweep_id).grid["train"]["device"]
-    app.send_task(REPORT_TASK, args=[sweep_id], queue=queue_for_device(device))
+    app.send_task(REPORT_TASK, args=[sweep_id], queue=report_queue(store, sweep_id))

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,8 +28,8 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from db.records import JobInfo, LostJob
 from db.store import Store
-from mnistgrid.queue.publish import request_report, send_again
-from mnistgrid.queue.routing import queue_for_device, queue_of
+from mnistgrid.queue.publish import report_queue, request_report, send_again
+from mnistgrid.queue.routing import queue_of
 from mnistgrid.spec import JobSpec
 
 log = logging.getLogger(__name__)
@@ -123,7 +122,7 @@ def ask_lost_reports(
 ) -> None:
     stale = store.reports_requested_before(lease_seconds, sweep_id)
     for owner in stale:
-        queue = queue_for_device(store.get_sweep(owner).grid["train"]["device"])
+        queue = report_queue(store, owner)
         if queue in empty_queues(app, {queue}) and store.mark_report_requested(
             owner, older_than=lease_seconds
         ):
@@ -141,23 +140,16 @@ def empty_queues(app: Celery, queues: set[str]) -> set[str]:
 
 
 class Reconciler:
-    """Runs `reconcile` at most once per half lease: the `on_poll` hook of `watch`, and the
-    loop of a worker's healer thread."""
+    """Runs `reconcile` at most once per half lease: the `on_poll` hook of `watch` and of the
+    wait for a report (a worker's healer runs its own loop, workers/healer.py)."""
 
-    def __init__(
-        self,
-        store: Store,
-        app: Celery,
-        lease_seconds: float,
-        max_attempts: int,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.store, self.app, self.clock = store, app, clock
+    def __init__(self, store: Store, app: Celery, lease_seconds: float, max_attempts: int) -> None:
+        self.store, self.app = store, app
         self.lease_seconds, self.max_attempts = lease_seconds, max_attempts
-        self.next_at = clock() + lease_seconds / 2
+        self.next_at = time.monotonic() + lease_seconds / 2
 
     def __call__(self, sweep_id: int | None = None) -> Reconciled | None:
-        if self.clock() < self.next_at:
+        if time.monotonic() < self.next_at:
             return None
-        self.next_at = self.clock() + self.lease_seconds / 2
+        self.next_at = time.monotonic() + self.lease_seconds / 2
         return reconcile(self.store, self.app, self.lease_seconds, self.max_attempts, sweep_id)

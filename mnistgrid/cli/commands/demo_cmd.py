@@ -99,7 +99,9 @@ def demo(folder: Path, grid_file: Path, n_workers: int, data_dir: Path | None) -
             requeue(store, settings, done.sweep_id)  # an earlier demo was interrupted
         reconciler = Reconciler(store, app, settings.lease_seconds, settings.max_attempts)
         watch(store, done.sweep_id, console(), settings.lease_seconds, on_poll=reconciler)
-        sweep = await_report(store, store.get_sweep(done.sweep_id), lambda: reconciler(None))
+        sweep = await_report(
+            store, store.get_sweep(done.sweep_id), lambda: reconciler(done.sweep_id)
+        )
     finally:
         stop(workers)
     paths = report_paths(settings.reports_dir, done.name)
