@@ -77,7 +77,7 @@ def age_leases(store: Store, job_ids: list[int]) -> Callable[[], None]:
             connection.execute(
                 text(
                     "UPDATE jobs SET status = 'running', worker = 'dead:1', "
-                    f"heartbeat_at = :old WHERE job_id IN ({ids})"
+                    f"heartbeat_at = :old, lease_until = :old WHERE job_id IN ({ids})"
                 ),
                 {"old": "2000-01-01 00:00:00+00:00"},
             )

@@ -77,7 +77,7 @@ def fill(store: Store, name: str) -> int:
         for row in rows[: N_EPOCHS // 2] if running else rows:
             store.record_epoch(info.job_id, WORKER, row)
         if not running:
-            finish_synthetic(store, info.job_id, rows, diverged)
+            finish_synthetic(store, info.job_id, WORKER, diverged)
     return sweep_id
 
 

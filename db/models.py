@@ -147,8 +147,8 @@ class JobModel(Base):
         UniqueConstraint("sweep_id", "key"),
         # Counts per status (`list_sweeps`) and the reconcile's "unfinished jobs of a sweep".
         Index(None, "sweep_id", "status"),
-        # The reconcile's scan of every sweep for expired leases and long-queued jobs.
-        Index(None, "status", "heartbeat_at"),
+        # The reconcile's scan of every sweep for expired leases.
+        Index(None, "status", "lease_until"),
         _in_check("status", JOB_STATUSES),
     )
 
@@ -161,9 +161,16 @@ class JobModel(Base):
     params: Mapped[dict[str, Any]] = mapped_column(JSONType)
     group_key: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16))
+    # Every start by a worker, resumes included (its history; nothing is bounded by it).
     attempts: Mapped[int] = mapped_column(Integer)
+    # Starts lost without storing an epoch: what MNISTGRID_MAX_ATTEMPTS bounds (db/leases.py).
+    lost_attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     worker: Mapped[str | None] = mapped_column(String(255))
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The lease: the holder owns the running job until then (its own lease length, stored).
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The epoch the current start resumed after (0: from scratch).
+    start_epoch: Mapped[int | None] = mapped_column(Integer)
     # When its latest task message was sent: a queued job's message is lost once this is old
     # and its queue is empty.
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

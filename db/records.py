@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from mnistgrid.spec import StopSpec
+
 JOB_STATUSES = ("queued", "running", "succeeded", "diverged", "stopped", "failed", "cancelled")
 # A job in one of these has ended; it never changes again (but for `mnistgrid resume`, which
 # runs failed and cancelled jobs again). `stopped`: by the sweep's early-stopping rule.
@@ -73,6 +75,38 @@ class EpochRow:
 
 
 @dataclass(frozen=True, slots=True)
+class EpochWrite:
+    """One job's epoch as its worker records it: the row, the checkpoint after it (None when
+    the job diverged: its parameters are no use), and whether the job ends `diverged` here."""
+
+    job_id: int
+    row: EpochRow
+    checkpoint: bytes | None = None
+    diverged: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StopCheck:
+    """A sweep's early-stopping rule as the jobs being recorded meet it: `epochs` is theirs
+    (the rule decides nothing at the last epoch)."""
+
+    sweep_id: int
+    rule: StopSpec
+    epochs: int
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What `record_epochs` did. `keep_training`: every job is still the worker's and its sweep
+    not cancelled; otherwise the stack stops at this epoch boundary."""
+
+    keep_training: bool
+    diverged: tuple[int, ...] = ()
+    stopped: tuple[int, ...] = ()  # by the sweep's early-stopping rule, at this epoch
+    sweeps_ended: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class JobInfo:
     """A job's row plus its last epoch: what the status table and `mnistgrid show` print."""
 
@@ -85,8 +119,10 @@ class JobInfo:
     group_key: str | None
     status: str
     attempts: int
+    lost_attempts: int
     worker: str | None
     heartbeat_at: datetime | None
+    lease_until: datetime | None
     sent_at: datetime | None
     device: str | None
     started_at: datetime | None
@@ -102,12 +138,12 @@ class JobInfo:
     params: Mapping[str, Any]
     run_info: Mapping[str, Any] | None
 
-    def lease_expired(self, lease_seconds: float, now: datetime) -> bool:
-        """Running, but its worker has not written for `lease_seconds`: it was lost, and the
-        reconcile sends the job again."""
-        if self.status != "running" or self.heartbeat_at is None:
+    def lease_expired(self, now: datetime) -> bool:
+        """Running, but its holder's lease ran out before `now`: it was lost, and the reconcile
+        sends the job again."""
+        if self.status != "running":
             return False
-        return (now - self.heartbeat_at).total_seconds() > lease_seconds
+        return self.lease_until is None or self.lease_until <= now
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,10 +178,7 @@ class Checkpoint:
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """A job this worker now holds: train it from `checkpoint` (or from scratch when None).
-
-    Or, when `exhausted`, a job it must not start: it was already started
-    MNISTGRID_MAX_ATTEMPTS times (`attempt` is that count, `last_worker` its last holder)."""
+    """A job this worker now holds: train it from `checkpoint` (or from scratch when None)."""
 
     job_id: int
     sweep_id: int
@@ -153,27 +186,37 @@ class Claim:
     spec: Mapping[str, Any]
     checkpoint: Checkpoint | None
     group_key: str | None = None
-    exhausted: bool = False
-    last_worker: str | None = None
 
 
-def gave_up_error(attempts: int, last_worker: str | None, max_attempts: int) -> str:
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """What `claim_jobs` did: the jobs the worker now holds, the jobs it failed instead because
+    they had used up their attempts, and the sweeps whose last job that failure ended (their
+    reports are to be asked for)."""
+
+    claims: tuple[Claim, ...] = ()
+    gave_up: tuple[int, ...] = ()
+    sweeps_ended: tuple[int, ...] = ()
+
+
+def gave_up_error(lost: int, last_worker: str | None, max_attempts: int) -> str:
     """Why a job whose workers kept dying ends `failed`."""
     return (
-        f"its worker was lost {attempts} times (last {last_worker}); gave up after "
-        f"{max_attempts} attempts (MNISTGRID_MAX_ATTEMPTS)"
+        f"its worker was lost {lost} times before it stored an epoch (last {last_worker}); "
+        f"gave up after {max_attempts} attempts (MNISTGRID_MAX_ATTEMPTS)"
     )
 
 
 @dataclass(frozen=True, slots=True)
 class LostJob:
     """A running job whose lease expired, taken over by this reconcile: `requeued` (to send
-    again) or `failed` (it had used up its attempts)."""
+    again) or `failed` (it had used up its attempts). `lost_attempts` counts this loss when
+    the start made no progress."""
 
     job_id: int
     sweep_id: int
     worker: str | None
-    attempts: int
+    lost_attempts: int
     requeued: bool
 
 

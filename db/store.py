@@ -1,16 +1,19 @@
 """The one door to the database: every read and write of sweeps, jobs, epochs and checkpoints.
 
     store = Store("sqlite:///mnistgrid.db")
-    claim = store.claim_job(job_id, worker="host:1234", lease_seconds=60.0)
+    claimed = store.claim_jobs([job_id], worker="host:1234:9f2c", lease_seconds=60.0,
+                               max_attempts=3)
 
 Each public method is one short transaction and hands back frozen records (db/records.py); no
 session stays open between calls. A transient `OperationalError` (PostgreSQL restarting, a
 dropped connection, a deadlock, SQLite still locked after its busy timeout) is retried with
 backoff, about 30 s in all; every write is idempotent, so a retry after an unknown outcome is safe.
 
-Leases: a running job belongs to `jobs.worker` while `jobs.heartbeat_at` is younger than the
-caller's `lease_seconds`. Times come from the database server's clock on PostgreSQL (workers on
-several machines) and from the local clock on SQLite (one machine).
+The rules live beside it, one concern a module: leases and what a loss costs (db/leases.py),
+claims (db/claims.py), recording epochs and the stopping rule (db/epochs.py,
+db/standings.py), how jobs and sweeps end (db/endings.py), healing (db/healing.py) and live
+reads (db/live.py). Times come from db/clock.py: the database server's clock on PostgreSQL,
+the local clock on SQLite.
 """
 
 from __future__ import annotations
@@ -20,36 +23,18 @@ import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import (
-    ColumnElement,
-    Engine,
-    and_,
-    exc,
-    func,
-    insert,
-    literal,
-    or_,
-    select,
-    true,
-)
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine, exc, func, insert, select
 from sqlalchemy.orm import Session
 
+from db import claims, endings, epochs, healing, leases, live, standings
+from db.clock import Clock
 from db.engine import make_engine, safe_url, session_scope
 from db.errors import DatabaseUnavailable
 from db.migrate import ensure_current, first_line
-from db.models import (
-    UNFINISHED_JOB_STATUSES,
-    CheckpointModel,
-    EpochModel,
-    JobModel,
-    SweepModel,
-    UTCDateTime,
-)
+from db.models import EpochModel, JobModel, SweepModel
 from db.queries import (
     all_status_counts,
     find_job,
@@ -65,39 +50,30 @@ from db.records import (
     TERMINAL_JOB_STATUSES,
     Checkpoint,
     Claim,
-    EpochPoint,
+    Claimed,
     EpochRow,
+    EpochWrite,
     Finished,
     JobInfo,
-    LostJob,
     NewJob,
+    Recorded,
+    StopCheck,
     SweepChanges,
     SweepCreated,
     SweepInfo,
     TakeOver,
-    gave_up_error,
 )
-from db.rows import (
-    EPOCH_COLUMNS,
-    epoch_rows,
-    epoch_values,
-    finite,
-    job_rows,
-    json_value,
-    sweep_info,
-)
+from db.rows import EPOCH_COLUMNS, epoch_rows, job_rows, json_value, sweep_info
 from mnistgrid.errors import BadInput, NotFound
 from mnistgrid.settings import Settings
 
 DEFAULT_LEASE_SECONDS: float = Settings.model_fields["lease_seconds"].default
+DEFAULT_MAX_ATTEMPTS: int = Settings.model_fields["max_attempts"].default
+STAMP_LAG_SECONDS = live.STAMP_LAG_SECONDS
 # Pauses between tries: 6 tries over about 30 s (each pause is jittered down to half).
 RETRY_DELAYS: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 15.0)
 # Tries of create_sweep when another process takes the same name between our read and insert.
 _NAME_RACE_TRIES = 3
-# A write stamps its rows before it commits (PostgreSQL's now() is its transaction's start), so
-# a row can become visible after a reader's clock has passed its stamp: `sweep_changes` looks
-# this far back before the moment it is given. Writes last milliseconds; this is ample.
-STAMP_LAG_SECONDS = 2.0
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -140,7 +116,7 @@ class Store:
         except BaseException:
             self._engine.dispose()
             raise
-        self._postgres = self._engine.dialect.name == "postgresql"
+        self._clock = Clock(postgres=self._engine.dialect.name == "postgresql")
 
     @property
     def engine(self) -> Engine:
@@ -207,15 +183,10 @@ class Store:
                     f"{free}, or pick another name"
                 )
             name = free
+        now = self._clock.now()
         sweep_id = session.scalar(
             insert(SweepModel)
-            .values(
-                name=name,
-                grid=grid,
-                grid_hash=grid_hash,
-                status="queued",
-                created_at=self._now(),
-            )
+            .values(name=name, grid=grid, grid_hash=grid_hash, status="queued", created_at=now)
             .returning(SweepModel.sweep_id)
         )
         assert sweep_id is not None
@@ -225,9 +196,7 @@ class Store:
             session.execute(insert(JobModel.__table__), rows)
             # Their messages are sent right after this commits.
             session.execute(
-                update_rows(JobModel)
-                .where(JobModel.sweep_id == sweep_id)
-                .values(sent_at=self._now())
+                update_rows(JobModel).where(JobModel.sweep_id == sweep_id).values(sent_at=now)
             )
         return SweepCreated(sweep_id, name, created=True)
 
@@ -263,10 +232,10 @@ class Store:
     @_retrying
     def cancel_sweep(self, sweep_id: int) -> int:
         """Cancel the sweep and its queued jobs (returns how many); running jobs stop at their
-        next heartbeat. A finished sweep stays finished."""
+        next epoch boundary. A finished sweep stays finished."""
         with self._write() as session:
             find_sweep(session, sweep_id)
-            now = self._now()
+            now = self._clock.now()
             result = session.execute(
                 update_rows(JobModel)
                 .where(JobModel.sweep_id == sweep_id, JobModel.status == "queued")
@@ -283,112 +252,23 @@ class Store:
             return result.rowcount
 
     @_retrying
-    def requeue_unfinished(
-        self, sweep_id: int, *, lease_seconds: float = DEFAULT_LEASE_SECONDS
-    ) -> list[int]:
-        """Put back to `queued` every job not succeeded or diverged and not held by a live
-        worker: queued, failed, cancelled, running with a lease older than `lease_seconds`.
-        The sweep becomes queued/running again. Returns those jobs' ids (to send again).
-
-        This is the one backward move a job makes (`mnistgrid resume`); attempts are kept.
-        """
+    def requeue_unfinished(self, sweep_id: int) -> list[int]:
+        """Put back to `queued` every job not succeeded, diverged or stopped and not held on a
+        live lease: queued, failed, cancelled, running on a lease that ran out. Their lost
+        attempts are forgiven (a job that failed for lost workers runs again); the sweep becomes
+        queued/running again. Returns those jobs' ids (to send again). `mnistgrid resume`."""
         with self._write() as session:
-            find_sweep(session, sweep_id)
-            requeued = session.scalars(
-                update_rows(JobModel)
-                .where(
-                    JobModel.sweep_id == sweep_id,
-                    or_(
-                        JobModel.status.in_(("queued", "failed", "cancelled")),
-                        and_(JobModel.status == "running", ~self._lease_live(lease_seconds)),
-                    ),
-                )
-                .values(
-                    status="queued",
-                    worker=None,
-                    heartbeat_at=None,
-                    finished_at=None,
-                    error=None,
-                    sent_at=self._now(),
-                )
-                .returning(JobModel.job_id)
-            ).all()
-            self._reopen_sweep(session, sweep_id)
-            return sorted(requeued)
-
-    def _reopen_sweep(self, session: Session, sweep_id: int) -> None:
-        counts = status_counts(session, sweep_id)
-        reopened = {"finished_at": None, "report_status": None, "report_error": None}
-        if counts["running"]:
-            values: dict[str, Any] = {"status": "running", **reopened}
-        elif counts["queued"]:
-            values = {"status": "queued", **reopened}
-        else:  # nothing left to run: every job succeeded or diverged
-            values = {
-                "status": "finished",
-                "finished_at": func.coalesce(SweepModel.finished_at, self._now()),
-            }
-        session.execute(
-            update_rows(SweepModel).where(SweepModel.sweep_id == sweep_id).values(**values)
-        )
+            return healing.requeue_unfinished(session, self._clock, sweep_id)
 
     # -- healing: what a dead worker or a lost message left behind ----------------------------
 
     @_retrying
-    def take_over_lost_jobs(
-        self, lease_seconds: float, max_attempts: int, sweep_id: int | None = None
-    ) -> TakeOver:
-        """Take every running job whose lease expired (of one sweep, or of all): back to
-        `queued`, to be sent again, or `failed` once it was started `max_attempts` times.
-
-        Safe when many reconcilers run at once: the rows are locked as they are read
-        (PostgreSQL; SQLite holds its write lock from BEGIN), and the update checks the lease
-        again, so each lost job is taken by exactly one caller.
-        """
-        where = [JobModel.status == "running", ~self._lease_live(lease_seconds)]
-        if sweep_id is not None:
-            where.append(JobModel.sweep_id == sweep_id)
+    def take_over_lost_jobs(self, max_attempts: int, sweep_id: int | None = None) -> TakeOver:
+        """Take every running job whose lease ran out (of one sweep, or of all): back to
+        `queued`, to be sent again, or `failed` once it was lost `max_attempts` times without
+        progress (db/leases.py). Of many reconcilers at once, each job is taken by one."""
         with self._write() as session:
-            found = session.execute(
-                select(JobModel.job_id, JobModel.sweep_id, JobModel.worker, JobModel.attempts)
-                .where(*where)
-                .order_by(JobModel.job_id)
-                .with_for_update(skip_locked=True)
-            ).all()
-            lost = [
-                LostJob(row.job_id, row.sweep_id, row.worker, row.attempts, requeued=False)
-                for row in found
-            ]
-            lost = [self._take_over(session, job, lease_seconds, max_attempts) for job in lost]
-            failed_in = sorted({job.sweep_id for job in lost if not job.requeued})
-            ended = [s for s in failed_in if self._finish_sweep_if_done(session, s)]
-            return TakeOver(tuple(lost), tuple(ended))
-
-    def _take_over(
-        self, session: Session, job: LostJob, lease_seconds: float, max_attempts: int
-    ) -> LostJob:
-        still_lost = [
-            JobModel.job_id == job.job_id,
-            JobModel.status == "running",
-            JobModel.worker == job.worker,
-            ~self._lease_live(lease_seconds),
-        ]
-        if job.attempts < max_attempts:
-            # `worker` keeps the lost holder's name: `mnistgrid status` and a later give-up
-            # can still say which worker it was.
-            session.execute(
-                update_rows(JobModel)
-                .where(*still_lost)
-                .values(status="queued", heartbeat_at=None, sent_at=self._now())
-            )
-            return replace(job, requeued=True)
-        error = gave_up_error(job.attempts, job.worker, max_attempts)
-        session.execute(
-            update_rows(JobModel)
-            .where(*still_lost)
-            .values(status="failed", finished_at=self._now(), error=error)
-        )
-        return job
+            return healing.take_over_lost_jobs(session, self._clock, max_attempts, sweep_id)
 
     @_retrying
     def queued_jobs_sent_before(
@@ -396,11 +276,7 @@ class Store:
     ) -> list[JobInfo]:
         """Queued jobs whose latest message was sent more than `seconds` ago: lost, if no
         message for them can still be waiting in the broker (the caller checks the queues)."""
-        where = and_(
-            JobModel.status == "queued",
-            or_(JobModel.sent_at.is_(None), JobModel.sent_at < self._ago(seconds)),
-            JobModel.sweep_id == sweep_id if sweep_id is not None else true(),
-        )
+        where = healing.queued_sent_before(self._clock, seconds, sweep_id)
         with self._read() as session:
             return [JobInfo(*row) for row in session.connection().execute(job_select(where))]
 
@@ -409,21 +285,18 @@ class Store:
         """Stamp these queued jobs as sent now, those whose message is still older than
         `seconds`; returns them. Of several reconcilers, only the one that gets an id back
         sends it."""
-        ids = sorted(set(job_ids))
-        if not ids:
-            return []
         with self._write() as session:
-            marked = session.scalars(
-                update_rows(JobModel)
-                .where(
-                    JobModel.job_id.in_(ids),
-                    JobModel.status == "queued",
-                    or_(JobModel.sent_at.is_(None), JobModel.sent_at < self._ago(seconds)),
-                )
-                .values(sent_at=self._now())
-                .returning(JobModel.job_id)
-            ).all()
-            return sorted(marked)
+            return healing.mark_sent_again(session, self._clock, job_ids, seconds)
+
+    @_retrying
+    def fail_queued_job(self, job_id: int, error: str) -> Finished:
+        """Fail a queued job that can never run (its stored params no longer validate)."""
+        with self._write() as session:
+            sweep_id = healing.fail_queued(session, self._clock, job_id, error)
+            if sweep_id is None:
+                return Finished(applied=False, sweep_finished=False)
+            ended = endings.finish_sweep_if_done(session, self._clock, sweep_id)
+            return Finished(True, ended, sweep_id)
 
     @_retrying
     def reports_requested_before(self, seconds: float, sweep_id: int | None = None) -> list[int]:
@@ -431,7 +304,7 @@ class Store:
         and never ended: its request or its writer was lost."""
         where = [
             SweepModel.report_status == "requested",
-            SweepModel.report_at < self._ago(seconds),
+            SweepModel.report_at < self._clock.ago(seconds),
         ]
         if sweep_id is not None:
             where.append(SweepModel.sweep_id == sweep_id)
@@ -445,10 +318,10 @@ class Store:
         reconcilers, the one that gets True sends the request."""
         where = [SweepModel.sweep_id == sweep_id, SweepModel.report_status == "requested"]
         if older_than is not None:
-            where.append(SweepModel.report_at < self._ago(older_than))
+            where.append(SweepModel.report_at < self._clock.ago(older_than))
         with self._write() as session:
             result = session.execute(
-                update_rows(SweepModel).where(*where).values(report_at=self._now())
+                update_rows(SweepModel).where(*where).values(report_at=self._clock.now())
             )
             return result.rowcount == 1
 
@@ -461,7 +334,7 @@ class Store:
                 .where(SweepModel.sweep_id == sweep_id)
                 .values(
                     report_status="failed" if error else "written",
-                    report_at=self._now(),
+                    report_at=self._clock.now(),
                     report_error=error,
                 )
             )
@@ -492,182 +365,86 @@ class Store:
         job_ids: Iterable[int],
         worker: str,
         lease_seconds: float,
-        max_attempts: int | None = None,
-    ) -> list[Claim]:
-        """Take the jobs this worker may run, atomically, by the rules of `claim_job`. A job
-        already started `max_attempts` times is not started again: it comes back `exhausted`,
-        unchanged, for the caller to fail."""
-        ids = sorted(set(job_ids))
-        if not ids:
-            return []
-        with self._write() as session:
-            rows = session.execute(
-                select(
-                    JobModel.job_id,
-                    JobModel.sweep_id,
-                    JobModel.status,
-                    JobModel.worker,
-                    JobModel.attempts,
-                    JobModel.params,
-                    JobModel.group_key,
-                    SweepModel.status.label("sweep_status"),
-                    self._lease_live(lease_seconds).label("lease_live"),
-                )
-                .join(SweepModel, SweepModel.sweep_id == JobModel.sweep_id)
-                .where(JobModel.job_id.in_(ids))
-                .order_by(JobModel.job_id)
-                # Row locks on PostgreSQL; SQLite holds the whole write lock since BEGIN.
-                .with_for_update(of=JobModel)
-            ).all()
-            taken, cancelled, exhausted = [], [], []
-            for row in rows:
-                if row.status in TERMINAL_JOB_STATUSES:
-                    continue
-                if row.status == "running" and row.worker != worker and row.lease_live:
-                    continue  # a duplicate delivery: the holder is alive
-                if row.sweep_status == "cancelled":
-                    cancelled.append(row.job_id)
-                    continue
-                if max_attempts is not None and row.attempts >= max_attempts:
-                    exhausted.append(row)
-                    continue
-                taken.append(row)
-            now = self._now()
-            if cancelled:
-                session.execute(
-                    update_rows(JobModel)
-                    .where(JobModel.job_id.in_(cancelled))
-                    .values(status="cancelled", finished_at=now)
-                )
-            spent = [
-                Claim(
-                    job_id=r.job_id,
-                    sweep_id=r.sweep_id,
-                    attempt=r.attempts,
-                    spec=r.params,
-                    checkpoint=None,
-                    group_key=r.group_key,
-                    exhausted=True,
-                    last_worker=r.worker,
-                )
-                for r in exhausted
-            ]
-            if not taken:
-                return spent
-            taken_ids = [row.job_id for row in taken]
-            session.execute(
-                update_rows(JobModel)
-                .where(JobModel.job_id.in_(taken_ids))
-                .values(
-                    status="running",
-                    attempts=JobModel.attempts + 1,
-                    worker=worker,
-                    heartbeat_at=now,
-                    started_at=func.coalesce(JobModel.started_at, now),
-                )
-            )
-            session.execute(
-                update_rows(SweepModel)
-                .where(
-                    SweepModel.sweep_id.in_({row.sweep_id for row in taken}),
-                    SweepModel.status == "queued",
-                )
-                .values(status="running")
-            )
-            saved = latest_checkpoints(session, taken_ids)
-            return spent + [
-                Claim(
-                    job_id=row.job_id,
-                    sweep_id=row.sweep_id,
-                    attempt=row.attempts + 1,
-                    spec=row.params,
-                    checkpoint=saved.get(row.job_id),
-                    group_key=row.group_key,
-                )
-                for row in taken
-            ]
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    ) -> Claimed:
+        """Take the jobs `worker` may run, atomically, each for `lease_seconds` from now.
 
-    def claim_job(self, job_id: int, worker: str, lease_seconds: float) -> Claim | None:
-        """Take the job for `worker`, or None when there is nothing for this delivery to do.
-
-        None: the job is finished (or absent); its sweep is cancelled (the job is then marked
-        cancelled); another worker holds it with a heartbeat younger than `lease_seconds`.
-        Otherwise the job is running for `worker`, attempts += 1, and the claim carries the
-        spec and the last checkpoint to resume from.
+        Skipped: ended jobs, and jobs another worker holds on a live lease (a duplicate
+        delivery). A job of a cancelled sweep ends `cancelled`. A running job whose holder's
+        lease ran out is taken over, its lost start counted first; one lost `max_attempts`
+        times without progress ends `failed` instead (`Claimed.gave_up`). Each claim carries
+        the spec and the last checkpoint to resume from.
         """
-        claims = self.claim_jobs([job_id], worker, lease_seconds)
-        return claims[0] if claims else None
-
-    @_retrying
-    def heartbeat(self, job_id: int, worker: str) -> bool:
-        """Renew the lease. False: the job is no longer this worker's, or its sweep was
-        cancelled; stop at the end of the epoch."""
         with self._write() as session:
-            sweep_status = self._renew_lease(session, job_id, worker)
-            return sweep_status is not None and sweep_status != "cancelled"
-
-    @_retrying
-    def release_job(self, job_id: int, worker: str) -> bool:
-        """Hand a running job back (its worker is shutting down): `queued` again, no lease, its
-        epochs and checkpoint kept. Only the worker that holds it can; False otherwise."""
-        with self._write() as session:
-            result = session.execute(
-                update_rows(JobModel)
-                .where(
-                    JobModel.job_id == job_id,
-                    JobModel.status == "running",
-                    JobModel.worker == worker,
-                )
-                # Its worker sends its message again right after this commits.
-                .values(status="queued", worker=None, heartbeat_at=None, sent_at=self._now())
+            return claims.claim_jobs(
+                session, self._clock, job_ids, worker, lease_seconds, max_attempts
             )
-            return result.rowcount == 1
+
+    def claim_job(
+        self,
+        job_id: int,
+        worker: str,
+        lease_seconds: float,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    ) -> Claim | None:
+        """`claim_jobs` of one job: its claim, or None when there is nothing to train."""
+        claimed = self.claim_jobs([job_id], worker, lease_seconds, max_attempts).claims
+        return claimed[0] if claimed else None
 
     @_retrying
-    def record_epoch(
-        self, job_id: int, worker: str, row: EpochRow, checkpoint: bytes | None = None
+    def renew_leases(
+        self, job_ids: Iterable[int], worker: str, lease_seconds: float = DEFAULT_LEASE_SECONDS
+    ) -> set[int]:
+        """Renew `worker`'s leases on the jobs it still holds; returns those whose sweep is not
+        cancelled (the others stop at their next epoch boundary)."""
+        with self._write() as session:
+            held = leases.renew(session, self._clock, set(job_ids), worker, lease_seconds)
+            return {job_id for job_id, status in held.items() if status != "cancelled"}
+
+    def heartbeat(
+        self, job_id: int, worker: str, lease_seconds: float = DEFAULT_LEASE_SECONDS
     ) -> bool:
-        """Write (or re-write) one epoch and the job's checkpoint in one transaction, and
-        renew the lease. Written only while `worker` holds the job; returns what `heartbeat`
-        returns (False: stop)."""
-        values = epoch_values(row)
-        with self._write() as session:
-            sweep_status = self._renew_lease(session, job_id, worker)
-            if sweep_status is None:
-                return False
-            now = self._now()
-            self._upsert(
-                session,
-                EpochModel,
-                {"job_id": job_id, **values, "recorded_at": now},
-                keys=("job_id", "epoch"),
-            )
-            if checkpoint is not None:
-                self._upsert(
-                    session,
-                    CheckpointModel,
-                    {"job_id": job_id, "epoch": row.epoch, "state": checkpoint, "saved_at": now},
-                    keys=("job_id",),
-                )
-            return sweep_status != "cancelled"
+        """`renew_leases` of one job: False when it is no longer `worker`'s to train."""
+        return job_id in self.renew_leases([job_id], worker, lease_seconds)
 
-    def _renew_lease(self, session: Session, job_id: int, worker: str) -> str | None:
-        """The sweep's status if `worker` holds the running job (lease renewed), else None."""
-        sweep_status = (
-            select(SweepModel.status)
-            .where(SweepModel.sweep_id == JobModel.sweep_id)
-            .scalar_subquery()
-        )
-        return session.scalar(
-            update_rows(JobModel)
-            .where(
-                JobModel.job_id == job_id,
-                JobModel.worker == worker,
-                JobModel.status == "running",
-            )
-            .values(heartbeat_at=self._now())
-            .returning(sweep_status)
-        )
+    @_retrying
+    def release_jobs(self, job_ids: Iterable[int], worker: str) -> list[int]:
+        """Hand running jobs back (their worker is shutting down): `queued` again, no lease,
+        no attempt charged, their epochs and checkpoints kept. Only the holder can; returns
+        the jobs handed back. The caller sends their messages again."""
+        with self._write() as session:
+            return leases.release(session, self._clock, set(job_ids), worker)
+
+    def release_job(self, job_id: int, worker: str) -> bool:
+        return self.release_jobs([job_id], worker) == [job_id]
+
+    @_retrying
+    def record_epochs(
+        self,
+        worker: str,
+        writes: Sequence[EpochWrite],
+        *,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        stop: StopCheck | None = None,
+    ) -> Recorded:
+        """A stack's epoch in one transaction: for each job `worker` holds, its epoch row
+        (re-written if there), its checkpoint, its lease renewed; the jobs that diverged end
+        `diverged`; with `stop`, the sweep's rule decides at this epoch and the jobs it stops
+        end `stopped`. Jobs no longer `worker`'s are not written (`keep_training` False)."""
+        with self._write() as session:
+            return epochs.record_epochs(session, self._clock, worker, lease_seconds, writes, stop)
+
+    def record_epoch(
+        self,
+        job_id: int,
+        worker: str,
+        row: EpochRow,
+        checkpoint: bytes | None = None,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    ) -> bool:
+        """`record_epochs` of one job; False: stop (not `worker`'s, or its sweep cancelled)."""
+        write = EpochWrite(job_id, row, checkpoint)
+        return self.record_epochs(worker, [write], lease_seconds=lease_seconds).keep_training
 
     @_retrying
     def finish_job(
@@ -675,84 +452,39 @@ class Store:
         job_id: int,
         status: str,
         *,
+        worker: str,
         error: str | None = None,
-        final_acc: float | None = None,
-        best_acc: float | None = None,
-        best_epoch: int | None = None,
-        train_seconds: float | None = None,
-        device: str | None = None,
-        run_info: Mapping[str, Any] | None = None,
     ) -> Finished:
-        """Move an unfinished job to a terminal status; a finished job never changes again
-        (falsy result). `sweep_finished` is True for the call that ended the sweep's last job.
-        """
+        """End a running job that `worker` holds with a terminal status, its final and best
+        accuracy summed up from its stored epochs. Anyone else's call changes nothing (falsy
+        result): a job ends once, by its holder. `sweep_finished` is True for the call that
+        ended the sweep's last job."""
         if status not in TERMINAL_JOB_STATUSES:
             raise ValueError(f"finish_job status must be one of {TERMINAL_JOB_STATUSES}")
-        given = {
-            "error": error,
-            "final_acc": finite(final_acc, "final_acc"),
-            "best_acc": finite(best_acc, "best_acc"),
-            "best_epoch": best_epoch,
-            "train_seconds": finite(train_seconds, "train_seconds"),
-            "device": device,
-            "run_info": json_value(run_info, "run_info") if run_info is not None else None,
-        }
-        values = {key: value for key, value in given.items() if value is not None}
         with self._write() as session:
-            sweep_id = session.scalar(
-                update_rows(JobModel)
-                .where(JobModel.job_id == job_id, JobModel.status.in_(UNFINISHED_JOB_STATUSES))
-                .values(status=status, finished_at=self._now(), **values)
-                .returning(JobModel.sweep_id)
-            )
-            if sweep_id is None:
+            holder = leases.held_by(worker)
+            ended = endings.end_jobs(session, self._clock, [job_id], status, holder, error=error)
+            if not ended:
                 find_job(session, job_id)
                 return Finished(applied=False, sweep_finished=False)
-            return Finished(True, self._finish_sweep_if_done(session, sweep_id), sweep_id)
-
-    def _finish_sweep_if_done(self, session: Session, sweep_id: int) -> bool:
-        # The sweep row lock makes two jobs finishing at once agree on which one was last.
-        status = session.scalar(
-            select(SweepModel.status).where(SweepModel.sweep_id == sweep_id).with_for_update()
-        )
-        if status not in ("queued", "running"):
-            return False
-        unfinished = session.scalar(
-            select(func.count())
-            .select_from(JobModel)
-            .where(
-                JobModel.sweep_id == sweep_id,
-                JobModel.status.in_(UNFINISHED_JOB_STATUSES),
-            )
-        )
-        if unfinished:
-            return False
-        # The report is asked for in the same transaction: a worker that dies before sending
-        # the request leaves it `requested`, and the reconcile sends it.
-        session.execute(
-            update_rows(SweepModel)
-            .where(SweepModel.sweep_id == sweep_id)
-            .values(
-                status="finished",
-                finished_at=self._now(),
-                report_status="requested",
-                report_at=self._now(),
-                report_error=None,
-            )
-        )
-        return True
+            done = endings.finish_sweep_if_done(session, self._clock, ended[0])
+            return Finished(True, done, ended[0])
 
     @_retrying
-    def set_run_info(self, job_id: int, run_info: Mapping[str, Any], device: str) -> None:
-        """What a rerun needs (seed, data checksum, versions, device name)."""
+    def set_run_info(
+        self, job_id: int, worker: str, run_info: Mapping[str, Any], device: str
+    ) -> bool:
+        """What a rerun needs (seed, data checksum, versions, device name), written only by the
+        job's holder; False when `worker` does not hold it."""
         with self._write() as session:
             result = session.execute(
                 update_rows(JobModel)
-                .where(JobModel.job_id == job_id)
+                .where(JobModel.job_id == job_id, leases.held_by(worker))
                 .values(run_info=json_value(run_info, "run_info"), device=device)
             )
             if result.rowcount == 0:
-                raise NotFound(f"no job {job_id}")
+                find_job(session, job_id)
+            return result.rowcount == 1
 
     # -- epochs -----------------------------------------------------------------------------
 
@@ -781,70 +513,25 @@ class Store:
         """Every job of the sweep that has finished `epoch`: its model, and its `metric`
         (`valid_acc` or `valid_loss`) at that epoch, or with `best_so_far` its best up to it.
         None where the value is not finite. What an early-stopping rule decides from."""
-        column = {"valid_acc": EpochModel.valid_acc, "valid_loss": EpochModel.valid_loss}[metric]
-        reached = and_(JobModel.sweep_id == sweep_id, EpochModel.job_id == JobModel.job_id)
-        if best_so_far:
-            best = func.max(column) if larger_is_better else func.min(column)
-            query = (
-                select(JobModel.job_id, JobModel.model, best)
-                .where(reached, EpochModel.epoch <= epoch)
-                .group_by(JobModel.job_id, JobModel.model)
-                .having(func.max(EpochModel.epoch) >= epoch)
-            )
-        else:
-            query = select(JobModel.job_id, JobModel.model, column).where(
-                reached, EpochModel.epoch == epoch
-            )
         with self._read() as session:
-            rows = session.execute(query).all()
-            return {job_id: (model, value) for job_id, model, value in rows}
+            return standings.standings(
+                session,
+                sweep_id,
+                epoch,
+                metric,
+                best_so_far=best_so_far,
+                larger_is_better=larger_is_better,
+            )
 
     @_retrying
-    def sweep_changes(
-        self, sweep_id: int, since: datetime | None, lease_seconds: float
-    ) -> SweepChanges:
+    def sweep_changes(self, sweep_id: int, since: datetime | None) -> SweepChanges:
         """The jobs of the sweep written since `since` (claimed, an epoch or heartbeat, sent
-        again, finished) or running on a lease older than `lease_seconds`, with every epoch
-        of those jobs as points, `fresh` when written since; `since=None` reads every job.
-        What a live view polls with: pass back the `read_at` it got. What was written in the
-        STAMP_LAG_SECONDS before `since` counts as written since: the caller skips what it
-        has."""
+        again, finished) or running on a lease that ran out, with every epoch of those jobs as
+        points, `fresh` when written since; `since=None` reads every job. What a live view
+        polls with: pass back the `read_at` it got. What was written in the STAMP_LAG_SECONDS
+        before `since` counts as written since: the caller skips what it has."""
         with self._read() as session:
-            read_at = self._clock(session)
-            find_sweep(session, sweep_id)
-            where: ColumnElement[bool] = JobModel.sweep_id == sweep_id
-            fresh: ColumnElement[bool] = true()
-            if since is not None:
-                since -= timedelta(seconds=STAMP_LAG_SECONDS)
-                where = and_(where, self._changed_since(since, lease_seconds))
-                fresh = EpochModel.recorded_at >= since
-            connection = session.connection()
-            jobs = tuple(JobInfo(*row) for row in connection.execute(job_select(where)).all())
-            # .all(): fetching 40,000 rows at once costs a quarter of fetching them one by one.
-            points = connection.execute(
-                select(
-                    EpochModel.job_id,
-                    EpochModel.epoch,
-                    EpochModel.valid_acc,
-                    EpochModel.seconds,
-                    fresh,
-                )
-                .where(EpochModel.job_id.in_(select(JobModel.job_id).where(where)))
-                .order_by(EpochModel.job_id, EpochModel.epoch)
-            ).all()
-            return SweepChanges(
-                read_at, jobs, tuple(EpochPoint(j, e, a, s, bool(f)) for j, e, a, s, f in points)
-            )
-
-    def _changed_since(self, since: datetime, lease_seconds: float) -> ColumnElement[bool]:
-        # Every write to a job stamps one of these (an epoch renews the heartbeat); a lost
-        # lease is the one change nobody writes.
-        return or_(
-            JobModel.heartbeat_at >= since,
-            JobModel.sent_at >= since,
-            JobModel.finished_at >= since,
-            and_(JobModel.status == "running", ~self._lease_live(lease_seconds)),
-        )
+            return live.sweep_changes(session, self._clock, sweep_id, since)
 
     @_retrying
     def checkpoint(self, job_id: int) -> Checkpoint | None:
@@ -887,45 +574,6 @@ class Store:
     def _write(self) -> Iterator[Session]:
         with session_scope(self._engine, write=True) as session:
             yield session
-
-    def _now(self) -> ColumnElement[datetime]:
-        """Now, as SQL: the server's clock on PostgreSQL, this machine's on SQLite."""
-        if self._postgres:
-            return func.now()
-        return literal(datetime.now(UTC), UTCDateTime())
-
-    def _clock(self, session: Session) -> datetime:
-        """Now on the clock `_now` writes with, as a value (PostgreSQL: this transaction's
-        start)."""
-        if self._postgres:
-            return session.scalar(select(func.now())).astimezone(UTC)
-        return datetime.now(UTC)
-
-    def _ago(self, seconds: float) -> Any:
-        """`seconds` before now, on the clock `_now` uses."""
-        if self._postgres:
-            return func.now() - timedelta(seconds=seconds)
-        return datetime.now(UTC) - timedelta(seconds=seconds)
-
-    def _lease_live(self, lease_seconds: float) -> ColumnElement[bool]:
-        return and_(
-            JobModel.heartbeat_at.is_not(None), JobModel.heartbeat_at > self._ago(lease_seconds)
-        )
-
-    def _upsert(
-        self,
-        session: Session,
-        model: type[EpochModel] | type[CheckpointModel],
-        values: dict[str, Any],
-        keys: tuple[str, ...],
-    ) -> None:
-        dialect = postgresql if self._postgres else sqlite
-        statement = dialect.insert(model.__table__).values(**values)
-        statement = statement.on_conflict_do_update(
-            index_elements=list(keys),
-            set_={name: statement.excluded[name] for name in values if name not in keys},
-        )
-        session.execute(statement)
 
 
 @functools.cache

@@ -28,12 +28,10 @@ STATUS_STYLE = {
 }
 
 
-def status_text(
-    job: JobInfo, lease_seconds: float, now: datetime, with_worker: bool = False
-) -> str:
+def status_text(job: JobInfo, now: datetime, with_worker: bool = False) -> str:
     """The job's status as rich markup; a running job whose lease expired shows as lost (the
     reconcile of a worker or watcher is sending it again)."""
-    if job.lease_expired(lease_seconds, now):
+    if job.lease_expired(now):
         where = f" ({job.worker})" if with_worker else ""
         return f"[bold red]lost{where}, re-sending[/]"
     return f"[{STATUS_STYLE.get(job.status, 'white')}]{job.status}[/]"
@@ -55,7 +53,6 @@ def watch(
     store: Store,
     sweep_id: int,
     console: Console,
-    lease_seconds: float,
     poll: float = 0.5,
     on_poll: Callable[[int], object] | None = None,
 ) -> str:
@@ -78,7 +75,7 @@ def watch(
         while True:
             sweep = store.get_sweep(sweep_id)
             jobs = store.sweep_jobs(sweep_id)
-            update(progress, overall, bars, jobs, lease_seconds)
+            update(progress, overall, bars, jobs)
             if sweep.status in DONE:
                 return sweep.status
             if on_poll is not None:
@@ -91,7 +88,6 @@ def update(
     overall: TaskID,
     bars: dict[int, TaskID],
     jobs: list[JobInfo],
-    lease_seconds: float,
 ) -> None:
     now = datetime.now(UTC)
     for job in jobs:
@@ -100,7 +96,7 @@ def update(
             bars[job.job_id],
             completed=job.last_epoch or 0,
             acc=acc,
-            status=status_text(job, lease_seconds, now, with_worker=True),
+            status=status_text(job, now, with_worker=True),
         )
     done = sum(j.status in TERMINAL_JOB_STATUSES for j in jobs)
     progress.update(overall, completed=done, status=f"{done}/{len(jobs)} jobs ended")

@@ -26,7 +26,7 @@ def sweeps_table(sweeps: list[SweepInfo]) -> Table:
     return table
 
 
-def jobs_table(title: str, jobs: list[JobInfo], lease_seconds: float) -> Table:
+def jobs_table(title: str, jobs: list[JobInfo]) -> Table:
     """One row per job; a running job whose worker died shows as lost, with that worker."""
     table = Table(
         "job", "config", "status", "epoch", "accuracy", "best", "seconds", "worker", title=title
@@ -36,7 +36,7 @@ def jobs_table(title: str, jobs: list[JobInfo], lease_seconds: float) -> Table:
         table.add_row(
             str(j.job_id),
             config_label(j),
-            status_text(j, lease_seconds, now),
+            status_text(j, now),
             f"{j.last_epoch or 0}/{epochs_of(j)}",
             fmt(j.last_valid_acc),
             fmt(j.best_acc),

@@ -2,41 +2,38 @@
 
 The store is the truth: a job another live worker holds, or one already finished, is skipped,
 so a duplicate delivery is harmless; a job taken over from a dead worker resumes from its last
-checkpoint.
+checkpoint. From the claim on, a lease keeper holds every claimed job's lease and the grid's
+time limit; whatever fails before or during training fails the job at once, with its error;
+a worker shutting down hands its jobs back at the next epoch boundary, at no cost to them.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
+from pydantic import ValidationError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from db.records import Claim, EpochRow, gave_up_error
+from db.records import Claim, EpochRow, EpochWrite, StopCheck, SweepInfo
 from db.store import Store
 from mnistgrid import __version__
 from mnistgrid.core.checkpoint import load_checkpoint, save_checkpoint
-from mnistgrid.core.learner import StopTraining, resolve_device
+from mnistgrid.core.learner import MemberState, StopTraining, resolve_device
+from mnistgrid.core.models import member_shapes
 from mnistgrid.core.results import EpochMetrics, FitResult, MemberEpoch
 from mnistgrid.core.train_data import TrainData
 from mnistgrid.core.training import train_jobs
 from mnistgrid.data.datasets import load_task
-from mnistgrid.errors import MnistgridError
+from mnistgrid.errors import describe_validation_error
 from mnistgrid.settings import Settings
-from mnistgrid.spec import DataSpec, JobSpec
-from workers.early_stop import EarlyStopper
+from mnistgrid.spec import DataSpec, JobSpec, StopSpec
 from workers.lease import LeaseKeeper
 
 log = logging.getLogger(__name__)
-
-
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def epoch_row(metrics: EpochMetrics) -> EpochRow:
@@ -88,6 +85,19 @@ class Outcome:
     stopped: list[int] = field(default_factory=list)  # by the sweep's early-stopping rule
 
 
+@dataclass(frozen=True)
+class SetUp:
+    """A stack ready to train: its specs, device, data and where each member resumes."""
+
+    specs: list[JobSpec]
+    data: TrainData
+    start: list[MemberState | None]
+
+
+class SetUpFailed(Exception):
+    """The stack cannot train; the message says why, for the jobs' `error`."""
+
+
 def never() -> bool:
     return False
 
@@ -102,39 +112,64 @@ class JobRunner:
 
     def run(self, job_ids: Sequence[int]) -> Outcome:
         """Train what can be claimed of `job_ids`."""
-        settings = self.settings
-        claims = self.store.claim_jobs(
-            list(job_ids), self.worker, settings.lease_seconds, settings.max_attempts
+        settings, outcome = self.settings, Outcome()
+        claimed = self.store.claim_jobs(
+            job_ids, self.worker, settings.lease_seconds, settings.max_attempts
         )
-        outcome = Outcome()
-        claims = [c for c in claims if not self.gave_up(c, outcome)]
-        for epoch_group in by_checkpoint_epoch(claims):
-            self.train(epoch_group, outcome)
+        outcome.sweeps_ended += claimed.sweeps_ended
+        if not claimed.claims:
+            return outcome
+        sweep = self.store.get_sweep(claimed.claims[0].sweep_id)
+        keeper = LeaseKeeper(
+            self.store,
+            [c.job_id for c in claimed.claims],
+            self.worker,
+            settings.lease_seconds,
+            float(sweep.grid["train"]["time_limit"]),
+        )
+        with keeper:
+            groups = by_checkpoint_epoch(list(claimed.claims))
+            for at, group in enumerate(groups):
+                if keeper.timed_out:
+                    break
+                if self.shutting_down():
+                    self.hand_back([c for rest in groups[at:] for c in rest], outcome)
+                    break
+                self.train(group, sweep, outcome)
+        outcome.sweeps_ended += keeper.sweeps_ended
         return outcome
 
-    def gave_up(self, claim: Claim, outcome: Outcome) -> bool:
-        """A job that keeps killing its worker would be redelivered forever: bound it."""
-        if not claim.exhausted:
-            return False
-        max_attempts = self.settings.max_attempts
-        self.end(
-            claim,
-            "failed",
-            outcome,
-            error=gave_up_error(claim.attempt, claim.last_worker, max_attempts),
-        )
-        return True
+    def train(self, claims: list[Claim], sweep: SweepInfo, outcome: Outcome) -> None:
+        try:
+            ready = self.set_up(claims)
+            if self.shutting_down():
+                return self.hand_back(claims, outcome)
+            recorder = EpochRecorder(self, claims, outcome, stop_check(sweep, ready.specs[0]))
+            results = train_jobs(ready.specs, ready.data, recorder, ready.start)
+        except SetUpFailed as error:
+            return self.fail(claims, str(error), outcome)
+        except Exception as error:  # noqa: BLE001 - a job's own error is data, stored with it
+            if is_transient(error):
+                raise
+            return self.fail(claims, "".join(traceback.format_exception_only(error)), outcome)
+        self.finish(claims, results, outcome)
 
-    def train(self, claims: list[Claim], outcome: Outcome) -> None:
-        specs = [JobSpec.model_validate(c.spec) for c in claims]
+    def set_up(self, claims: list[Claim]) -> SetUp:
+        """Specs, device, data, run info and checkpoints: every failure here is the jobs' own,
+        and ends them `failed` with a message that says which step it was."""
+        specs = [stored_spec(c) for c in claims]
         try:
             device = resolve_device(specs[0].device)
             data = task_data(self.settings, specs[0].data, device)
-        except (MnistgridError, RuntimeError) as error:
-            return self.fail(claims, f"{type(error).__name__}: {error}", outcome)
+        except Exception as error:  # noqa: BLE001 - said in the jobs' error
+            if is_transient(error):
+                raise
+            raise SetUpFailed(f"{type(error).__name__}: {error}") from None
         for claim, spec in zip(claims, specs, strict=True):
-            self.store.set_run_info(claim.job_id, run_info(spec, data, device), str(device))
-        start = [load_checkpoint(c.checkpoint.state) if c.checkpoint else None for c in claims]
+            self.store.set_run_info(
+                claim.job_id, self.worker, run_info(spec, data, device), str(device)
+            )
+        start = [resume_state(c, s, data.n_classes) for c, s in zip(claims, specs, strict=True)]
         for claim, state in zip(claims, start, strict=True):
             log.info(
                 "job %s attempt %s: %s",
@@ -142,101 +177,97 @@ class JobRunner:
                 claim.attempt,
                 f"resuming after epoch {state.epoch}" if state else "starting at epoch 1",
             )
-        keeper = LeaseKeeper(
-            self.store, [c.job_id for c in claims], self.worker, self.settings.lease_seconds / 4
-        )
-        try:
-            with keeper:
-                stopper = EarlyStopper(self.store, claims[0].sweep_id, specs[0])
-                recorder = EpochRecorder(self, claims, outcome, stopper)
-                results = train_jobs(specs, data, recorder, start)
-        except Exception as error:  # noqa: BLE001 - a job's own error is data, stored with it
-            if is_transient(error):
-                raise
-            error_text = "".join(traceback.format_exception_only(error)).strip()
-            return self.fail(claims, error_text, outcome)
-        self.finish(claims, results, outcome)
+        return SetUp(specs, data, start)
 
     def fail(self, claims: list[Claim], error: str, outcome: Outcome) -> None:
         for claim in claims:
-            self.end(claim, "failed", outcome, error=error)
+            self.end(claim, "failed", outcome, error=error.strip())
 
     def finish(self, claims: list[Claim], results: list[FitResult], outcome: Outcome) -> None:
+        interrupted = []
         for claim, result in zip(claims, results, strict=True):
             if result.outcome in ("diverged", "stopped"):
-                continue  # ended by the recorder, at the epoch it diverged or was stopped
-            if result.outcome != "interrupted":
-                self.end(claim, result.outcome, outcome, **self.summary(claim.job_id))
-            elif self.store.get_sweep(claim.sweep_id).status == "cancelled":
-                self.end(claim, "cancelled", outcome, **self.summary(claim.job_id))
-            elif self.shutting_down() and self.store.release_job(claim.job_id, self.worker):
-                outcome.handed_back.append(claim.job_id)
-            # else: the lease went to another worker, which finishes the job
+                continue  # ended when its epoch was recorded
+            if result.outcome == "interrupted":
+                interrupted.append(claim)
+            else:
+                self.end(claim, result.outcome, outcome)
+        if not interrupted:
+            return
+        if self.store.get_sweep(interrupted[0].sweep_id).status == "cancelled":
+            for claim in interrupted:
+                self.end(claim, "cancelled", outcome)
+        else:  # shutting down, or a member was taken over: the rest go back to the queue
+            self.hand_back(interrupted, outcome)
 
-    def end(self, claim: Claim, status: str, outcome: Outcome, **details: object) -> None:
-        done = self.store.finish_job(claim.job_id, status, **details)
+    def hand_back(self, claims: list[Claim], outcome: Outcome) -> None:
+        """Jobs this worker still holds go back to the queue at no cost to their attempts."""
+        outcome.handed_back += self.store.release_jobs([c.job_id for c in claims], self.worker)
+
+    def end(self, claim: Claim, status: str, outcome: Outcome, error: str | None = None) -> None:
+        done = self.store.finish_job(claim.job_id, status, worker=self.worker, error=error)
         if done.sweep_finished and done.sweep_id is not None:
             outcome.sweeps_ended.append(done.sweep_id)
 
-    def summary(self, job_id: int) -> dict[str, object]:
-        return job_summary(self.store, job_id)
+
+def stored_spec(claim: Claim) -> JobSpec:
+    try:
+        return JobSpec.model_validate(claim.spec)
+    except ValidationError as error:
+        raise SetUpFailed(
+            f"its stored params no longer validate: {describe_validation_error(error)}"
+        ) from None
 
 
-def job_summary(store: Store, job_id: int) -> dict[str, object]:
-    """Final and best accuracy over every stored epoch, those before a resume included: the
-    keyword arguments of `Store.finish_job`."""
-    rows = [r for r in store.epochs(job_id) if r.valid_acc is not None]
-    if not rows:
-        return {}
-    best = max(rows, key=lambda r: r.valid_acc)
-    return {
-        "final_acc": rows[-1].valid_acc,
-        "best_acc": best.valid_acc,
-        "best_epoch": best.epoch,
-        "train_seconds": sum(r.seconds for r in rows),
-    }
+def resume_state(claim: Claim, spec: JobSpec, n_classes: int) -> MemberState | None:
+    if claim.checkpoint is None:
+        return None
+    try:
+        return load_checkpoint(claim.checkpoint.state, member_shapes(spec, n_classes))
+    except ValueError as error:
+        raise SetUpFailed(f"its stored {error} (epoch {claim.checkpoint.epoch})") from None
+
+
+def stop_check(sweep: SweepInfo, spec: JobSpec) -> StopCheck | None:
+    """The sweep's stopping rule for this stack, or None: no rule, or baselines (which do not
+    train, so there is nothing to stop)."""
+    rule = StopSpec.model_validate(sweep.grid.get("stop", {}))
+    if not rule.active or spec.model == "baseline":
+        return None
+    return StopCheck(sweep.sweep_id, rule, spec.epochs)
 
 
 class EpochRecorder:
-    """The `on_epoch_end` callback: store each member's epoch and checkpoint, end the members
-    that diverged or that the sweep's stopping rule stops (they leave the stack), then check
-    that the jobs are still ours to train (a cancelled sweep stops here, at the boundary)."""
+    """The `on_epoch_end` callback: the stack's epoch, checkpoints and stopping decision in one
+    store transaction (diverged and stopped members end there and leave the stack); then the
+    jobs must still be ours to train (a cancelled sweep or a shutdown stops here)."""
 
     def __init__(
-        self, runner: JobRunner, claims: list[Claim], outcome: Outcome, stopper: EarlyStopper
+        self, runner: JobRunner, claims: list[Claim], outcome: Outcome, stop: StopCheck | None
     ) -> None:
-        self.runner, self.claims, self.outcome, self.stopper = runner, claims, outcome, stopper
+        self.runner, self.claims, self.outcome, self.stop = runner, claims, outcome, stop
+        self.member_of = {claim.job_id: member for member, claim in enumerate(claims)}
 
     def __call__(self, events: list[MemberEpoch]) -> list[int]:
-        still_ours = all([self.record(event) for event in events])
-        if not still_ours or self.runner.shutting_down():
+        runner = self.runner
+        recorded = runner.store.record_epochs(
+            runner.worker,
+            [self.write(event) for event in events],
+            lease_seconds=runner.settings.lease_seconds,
+            stop=self.stop,
+        )
+        self.outcome.sweeps_ended += recorded.sweeps_ended
+        self.outcome.stopped += recorded.stopped
+        if not recorded.keep_training or runner.shutting_down():
             raise StopTraining
-        return self.stop_early(events)
+        return [self.member_of[job_id] for job_id in recorded.stopped]
 
-    def record(self, event: MemberEpoch) -> bool:
-        """Store the epoch; False when the job is no longer ours (cancelled, taken over)."""
-        claim = self.claims[event.member]
+    def write(self, event: MemberEpoch) -> EpochWrite:
         checkpoint = None
         if event.params and not event.diverged:
             checkpoint = save_checkpoint(event.metrics.epoch, event.params)
-        row = epoch_row(event.metrics)
-        ours = self.runner.store.record_epoch(claim.job_id, self.runner.worker, row, checkpoint)
-        if event.diverged:  # ended now; the rest of the stack trains on
-            self.end(claim, "diverged")
-        return ours
-
-    def stop_early(self, events: list[MemberEpoch]) -> list[int]:
-        """Ask the stopping rule about the members still training; end those it stops here, in
-        the store first, so a worker killed right after leaves them stopped."""
-        alive = {self.claims[e.member].job_id: e.member for e in events if not e.diverged}
-        stopped = self.stopper(events[0].metrics.epoch, alive) if events else set()
-        for job_id in sorted(stopped):
-            self.end(self.claims[alive[job_id]], "stopped")
-            self.outcome.stopped.append(job_id)
-        return [alive[job_id] for job_id in stopped]
-
-    def end(self, claim: Claim, status: str) -> None:
-        self.runner.end(claim, status, self.outcome, **self.runner.summary(claim.job_id))
+        job_id = self.claims[event.member].job_id
+        return EpochWrite(job_id, epoch_row(event.metrics), checkpoint, event.diverged)
 
 
 def by_checkpoint_epoch(claims: list[Claim]) -> list[list[Claim]]:

@@ -1,9 +1,11 @@
-"""Keeping a job's lease alive while it trains, however long one epoch takes."""
+"""The lease keeper: a task's claimed jobs stay this worker's from the claim to their end, and
+no longer than the grid's time limit."""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from types import TracebackType
 
@@ -13,23 +15,37 @@ log = logging.getLogger(__name__)
 
 
 class LeaseKeeper:
-    """Refreshes the heartbeat of `job_ids` every `interval` seconds from a daemon thread.
+    """Renews the leases of `job_ids` every quarter lease from a daemon thread, however long the
+    data takes to load, an epoch takes, or the jobs wait for their turn in the task.
 
-    The epoch callback also refreshes it, so this only matters for epochs longer than the
-    lease; it dies with the process, which is what lets another worker take a killed job over.
+    At `time_limit` seconds after it starts it fails the jobs it still holds ("time limit ...
+    exceeded") and stops renewing, in every pool: Celery's solo pool (GPU workers) enforces no
+    time limit, and a step that hangs in CUDA or a C library never returns to be stopped. The
+    training loop learns at its next epoch boundary, if it reaches one. It dies with its
+    process, which is what lets another worker take a killed worker's jobs over.
     """
 
-    def __init__(self, store: Store, job_ids: Sequence[int], worker: str, interval: float) -> None:
-        self.store, self.job_ids, self.worker, self.interval = (
-            store,
-            list(job_ids),
-            worker,
-            interval,
-        )
+    def __init__(
+        self,
+        store: Store,
+        job_ids: Sequence[int],
+        worker: str,
+        lease_seconds: float,
+        time_limit: float,
+    ) -> None:
+        self.store, self.job_ids, self.worker = store, list(job_ids), worker
+        self.lease_seconds, self.time_limit = lease_seconds, time_limit
+        self.sweeps_ended: list[int] = []  # by jobs this keeper failed at the time limit
+        self._timed_out = threading.Event()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name="lease-keeper", daemon=True)
+        self._thread = threading.Thread(target=self._keep, name="lease-keeper", daemon=True)
+
+    @property
+    def timed_out(self) -> bool:
+        return self._timed_out.is_set()
 
     def __enter__(self) -> LeaseKeeper:
+        self._deadline = time.monotonic() + self.time_limit
         self._thread.start()
         return self
 
@@ -37,10 +53,29 @@ class LeaseKeeper:
         self._stop.set()
         self._thread.join()
 
-    def _beat(self) -> None:
-        while not self._stop.wait(self.interval):
-            for job_id in self.job_ids:
-                try:
-                    self.store.heartbeat(job_id, self.worker)
-                except Exception:  # noqa: BLE001 - a missed beat is retried at the next one
-                    log.warning("heartbeat of job %s failed", job_id, exc_info=True)
+    def _keep(self) -> None:
+        interval = self.lease_seconds / 4
+        while not self._stop.wait(min(interval, max(0.0, self._deadline - time.monotonic()))):
+            if time.monotonic() >= self._deadline:
+                self._fail_on_time()
+                return
+            try:
+                self.store.renew_leases(self.job_ids, self.worker, self.lease_seconds)
+            except Exception:  # noqa: BLE001 - a missed beat is retried at the next one
+                log.warning("lease renewal of jobs %s failed", self.job_ids, exc_info=True)
+
+    def _fail_on_time(self) -> None:
+        self._timed_out.set()
+        error = (
+            f"time limit of {self.time_limit:g} s exceeded (train.time_limit in the grid "
+            "file): the job was failed and its lease released"
+        )
+        for job_id in self.job_ids:
+            try:
+                done = self.store.finish_job(job_id, "failed", worker=self.worker, error=error)
+            except Exception:  # noqa: BLE001 - its lease runs out instead; it is taken over
+                log.warning("could not fail job %s at its time limit", job_id, exc_info=True)
+                continue
+            if done.sweep_finished and done.sweep_id is not None:
+                self.sweeps_ended.append(done.sweep_id)
+        log.error("jobs %s ran past their time limit of %g s", self.job_ids, self.time_limit)

@@ -20,7 +20,8 @@ from mnistgrid.queue.publish import request_report, send_again
 from mnistgrid.queue.routing import TRAIN_TASK
 from mnistgrid.settings import load_settings
 from workers.celery_app import app
-from workers.job_runner import JobRunner, worker_name
+from workers.identity import worker_name
+from workers.job_runner import JobRunner
 
 log = logging.getLogger(__name__)
 

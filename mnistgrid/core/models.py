@@ -21,20 +21,20 @@ def init_params(size: tuple[int, ...], std: float, generator: torch.Generator) -
     return torch.randn(size, generator=generator) * std
 
 
-def init_member(spec: JobSpec, n_classes: int) -> Params:
-    """One member's parameters, drawn in the posts' order: weights, then biases, by layer."""
-    g = torch.Generator().manual_seed(spec.seed)
-    n_out, std = n_outputs(n_classes), spec.init_std
+def member_shapes(spec: JobSpec, n_classes: int) -> list[tuple[int, ...]]:
+    """The shapes of one member's parameters, in the posts' order: weights, then biases."""
+    n_out = n_outputs(n_classes)
     if spec.model == "linear":
-        return [init_params((N_PIXELS, n_out), std, g), init_params((n_out,), std, g)]
+        return [(N_PIXELS, n_out), (n_out,)]
     if spec.model == "mlp":
-        return [
-            init_params((N_PIXELS, spec.hidden), std, g),
-            init_params((spec.hidden,), std, g),
-            init_params((spec.hidden, n_out), std, g),
-            init_params((n_out,), std, g),
-        ]
+        return [(N_PIXELS, spec.hidden), (spec.hidden,), (spec.hidden, n_out), (n_out,)]
     raise ValueError(f"model {spec.model!r} has no parameters")
+
+
+def init_member(spec: JobSpec, n_classes: int) -> Params:
+    """One member's parameters, drawn in the posts' order from a job-local generator."""
+    g = torch.Generator().manual_seed(spec.seed)
+    return [init_params(size, spec.init_std, g) for size in member_shapes(spec, n_classes)]
 
 
 def stack_members(members: Sequence[Params], device: torch.device) -> Params:

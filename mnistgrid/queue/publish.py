@@ -5,19 +5,25 @@ mnistgrid submit examples/quick.toml   # one message per job, or per stack of jo
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Sequence
 
 from celery import Celery
 from kombu import Producer
 from kombu.exceptions import OperationalError
+from pydantic import ValidationError
 
 from db.records import JobInfo
 from db.store import Store
-from mnistgrid.errors import MnistgridError
+from mnistgrid.errors import MnistgridError, describe_validation_error
 from mnistgrid.queue.routing import REPORT_TASK, TRAIN_TASK, queue_for_device, queue_of, task_title
 from mnistgrid.spec import JobSpec
 
+# The worker's lease keeper fails a job at its time limit in every pool (workers/lease.py);
+# this hard limit, past it, is the prefork pool's backstop: it kills a child stuck in C code.
 HARD_LIMIT_MARGIN = 60.0
+
+log = logging.getLogger(__name__)
 
 
 class BrokerUnreachable(MnistgridError):
@@ -47,7 +53,6 @@ def publish(
         TRAIN_TASK,
         args=[job_ids],
         queue=queue_of(specs[0]),
-        soft_time_limit=time_limit,
         time_limit=time_limit + HARD_LIMIT_MARGIN,
         # The registered name still routes the task; Flower and the logs show this one.
         shadow=task_title(sweep_name, specs, job_ids),
@@ -68,13 +73,29 @@ def queue_jobs(app: Celery, jobs: Sequence[JobInfo], sweep_name: str, time_limit
 
 def send_again(store: Store, app: Celery, sweep_id: int, job_ids: Collection[int]) -> int:
     """Queue jobs of one sweep again (handed back, requeued, or lost), with the sweep's time
-    limit; returns the tasks sent."""
+    limit; returns the tasks sent. A job whose stored params no longer validate can never run:
+    it fails with why, and the others go on."""
     wanted = set(job_ids)
     if not wanted:
         return 0
     jobs = [job for job in store.sweep_jobs(sweep_id) if job.job_id in wanted]
+    runnable = [job for job in jobs if spec_or_fail(store, app, job) is not None]
     sweep = store.get_sweep(sweep_id)
-    return queue_jobs(app, jobs, sweep.name, sweep.grid["train"]["time_limit"])
+    return queue_jobs(app, runnable, sweep.name, sweep.grid["train"]["time_limit"])
+
+
+def spec_or_fail(store: Store, app: Celery, job: JobInfo) -> JobSpec | None:
+    """The job's spec; None, once the (queued) job is failed, when its params do not validate
+    (written by hand, or by another version of mnistgrid)."""
+    try:
+        return JobSpec.model_validate(job.params)
+    except ValidationError as error:
+        reason = f"its stored params no longer validate: {describe_validation_error(error)}"
+    log.warning("job %s: %s; failing it", job.job_id, reason)
+    done = store.fail_queued_job(job.job_id, reason)
+    if done.sweep_finished and done.sweep_id is not None:
+        request_report(store, app, done.sweep_id)
+    return None
 
 
 def report_queue(store: Store, sweep_id: int) -> str:

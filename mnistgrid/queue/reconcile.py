@@ -26,11 +26,10 @@ from celery import Celery
 from kombu.exceptions import ChannelError
 from kombu.exceptions import OperationalError as BrokerError
 
-from db.records import JobInfo, LostJob
+from db.records import LostJob
 from db.store import Store
-from mnistgrid.queue.publish import report_queue, request_report, send_again
+from mnistgrid.queue.publish import report_queue, request_report, send_again, spec_or_fail
 from mnistgrid.queue.routing import queue_of
-from mnistgrid.spec import JobSpec
 
 log = logging.getLogger(__name__)
 BROKER_ERRORS = (BrokerError, ChannelError, OSError)
@@ -68,10 +67,11 @@ def reconcile(
     sweep_id: int | None = None,
 ) -> Reconciled:
     """Heal one sweep, or every sweep when `sweep_id` is None. A broker that cannot be reached
-    stops it (logged); what was taken over then is sent by a later reconcile."""
+    stops it (logged); what was taken over then is sent by a later reconcile. `lease_seconds`
+    is this reader's patience with queued messages and reports; leases end by their rows."""
     done = Reconciled()
     try:
-        take_over_lost(store, app, lease_seconds, max_attempts, sweep_id, done)
+        take_over_lost(store, app, max_attempts, sweep_id, done)
         resend_lost_messages(store, app, lease_seconds, sweep_id, done)
         ask_lost_reports(store, app, lease_seconds, sweep_id, done)
     except BROKER_ERRORS as error:
@@ -80,14 +80,9 @@ def reconcile(
 
 
 def take_over_lost(
-    store: Store,
-    app: Celery,
-    lease_seconds: float,
-    max_attempts: int,
-    sweep_id: int | None,
-    done: Reconciled,
+    store: Store, app: Celery, max_attempts: int, sweep_id: int | None, done: Reconciled
 ) -> None:
-    taken = store.take_over_lost_jobs(lease_seconds, max_attempts, sweep_id)
+    taken = store.take_over_lost_jobs(max_attempts, sweep_id)
     done.lost += taken.lost
     for job in taken.lost:
         verdict = "sending it again" if job.requeued else "failed: out of attempts"
@@ -102,10 +97,13 @@ def resend_lost_messages(
     store: Store, app: Celery, lease_seconds: float, sweep_id: int | None, done: Reconciled
 ) -> None:
     waiting = store.queued_jobs_sent_before(lease_seconds, sweep_id)
-    if not waiting:
+    queues = {
+        job.job_id: queue_of(spec) for job in waiting if (spec := spec_or_fail(store, app, job))
+    }
+    if not queues:
         return
-    empty = empty_queues(app, {job_queue(job) for job in waiting})
-    candidates = [job.job_id for job in waiting if job_queue(job) in empty]
+    empty = empty_queues(app, set(queues.values()))
+    candidates = [job_id for job_id, queue in queues.items() if queue in empty]
     marked = set(store.mark_sent_again(candidates, lease_seconds))
     by_sweep: dict[int, list[int]] = {}
     for job in waiting:
@@ -129,10 +127,6 @@ def ask_lost_reports(
             log.warning("the report of sweep %s was never written: asking again", owner)
             request_report(store, app, owner)
             done.reports.append(owner)
-
-
-def job_queue(job: JobInfo) -> str:
-    return queue_of(JobSpec.model_validate(job.params))
 
 
 def empty_queues(app: Celery, queues: set[str]) -> set[str]:

@@ -15,9 +15,9 @@ import torch
 
 from db.store import Store
 from mnistgrid.core.baseline import class_means, predict
-from mnistgrid.core.checkpoint import load_checkpoint
+from mnistgrid.core.checkpoint import BadCheckpoint, load_checkpoint
 from mnistgrid.core.losses import predictions
-from mnistgrid.core.models import forward
+from mnistgrid.core.models import forward, member_shapes
 from mnistgrid.core.sizes import VALID_CHUNK
 from mnistgrid.core.train_data import TrainData
 from mnistgrid.errors import MnistgridError
@@ -64,7 +64,7 @@ def baseline_confusion(spec: JobSpec, data: TrainData) -> Confusion:
 
 @torch.no_grad()
 def checkpoint_confusion(spec: JobSpec, state: bytes, data: TrainData) -> Confusion:
-    saved = load_checkpoint(state)
+    saved = load_checkpoint(state, member_shapes(spec, data.n_classes))
     params = [p.unsqueeze(0).float() for p in saved.params]  # one member: K = 1
     chunks = [
         predictions(forward(spec, params, xb))[0]  # (1,B,C) -> (B,)
@@ -92,7 +92,10 @@ def best_job_confusion(
         return Unavailable(f"the MNIST data could not be loaded ({error})")
     if state is None:
         return baseline_confusion(spec, data)
-    return checkpoint_confusion(spec, state, data)
+    try:
+        return checkpoint_confusion(spec, state, data)
+    except BadCheckpoint as error:
+        return Unavailable(f"the stored {error}")
 
 
 def _tuples(counts: torch.Tensor) -> tuple[tuple[int, ...], ...]:

@@ -97,7 +97,7 @@ def sweep_summary_json(request: Request) -> Response:
 def job(request: Request) -> Response:
     w = web(request)
     job_id = job_id_of(request.path_params["job_id"])
-    head, rows = job_update(w.store, job_id, 0, w.settings)
+    head, rows = job_update(w.store, job_id, 0)
     return json_response({"job": job_json(head), "epochs": [asdict(row) for row in rows]})
 
 
@@ -105,7 +105,7 @@ def job_updates(request: Request) -> Response:
     w = web(request)
     job_id = job_id_of(request.path_params["job_id"])
     after = parse_after(request.query_params.get("after"))
-    head, rows = job_update(w.store, job_id, after, w.settings)
+    head, rows = job_update(w.store, job_id, after)
     return json_response(
         {
             "job": job_json(head),

@@ -57,15 +57,15 @@ def job_id_of(text: str) -> int:
     return int(text)
 
 
-def job_head(info: JobInfo, settings: Settings) -> JobHead:
+def job_head(info: JobInfo) -> JobHead:
     spec = JobSpec.model_validate(info.params)
-    status, note = state(info, settings.lease_seconds, datetime.now(UTC))
+    status, note = state(info, datetime.now(UTC))
     return JobHead(info, spec, status, note, 1 if spec.model == "baseline" else spec.epochs)
 
 
 def job_page(store: Store, job_id: int, settings: Settings) -> JobPage:
     info = store.get_job(job_id)
-    head = job_head(info, settings)
+    head = job_head(info)
     rows = store.epochs(job_id)
     sweep = store.get_sweep(info.sweep_id)
     return JobPage(
@@ -105,11 +105,9 @@ def epoch_line(row: EpochRow) -> EpochLine:
     )
 
 
-def job_update(
-    store: Store, job_id: int, after: int, settings: Settings
-) -> tuple[JobHead, list[EpochRow]]:
+def job_update(store: Store, job_id: int, after: int) -> tuple[JobHead, list[EpochRow]]:
     """The job as it is now, and its epochs after epoch `after`."""
-    head = job_head(store.get_job(job_id), settings)
+    head = job_head(store.get_job(job_id))
     return head, store.epochs(job_id, after=after)
 
 

@@ -52,13 +52,13 @@ def sweep_head(sweep: SweepInfo) -> dict[str, object]:
 def sweep_update(store: Store, ref: str, since: datetime, settings: Settings) -> dict[str, object]:
     """The changed jobs (as table rows) and their new epochs, with the sweep's counts."""
     sweep = store.get_sweep(ref)
-    changes = store.sweep_changes(sweep.sweep_id, since, settings.lease_seconds)
+    changes = store.sweep_changes(sweep.sweep_id, since)
     results = job_results(changes.jobs, by_job(changes.points))
     return {
         "cursor": changes.read_at.isoformat(),
         "sweep": sweep_head(sweep),
         "flower_url": flower_tasks_url(settings.flower_url, sweep.name),
-        "jobs": job_rows(changes.jobs, results, settings.lease_seconds),
+        "jobs": job_rows(changes.jobs, results),
         "points": new_points(changes.points),
     }
 

@@ -39,20 +39,20 @@ class JobRow:
         return asdict(self)
 
 
-def state(info: JobInfo, lease_seconds: float, now: datetime) -> tuple[str, str]:
+def state(info: JobInfo, now: datetime) -> tuple[str, str]:
     """The status to show and a note on it: a running job whose lease expired is `lost` (the
     reconcile of every worker sends it again), as `mnistgrid status` shows it."""
-    if info.lease_expired(lease_seconds, now):
+    if info.lease_expired(now):
         return "lost", f"its worker {info.worker} stopped writing; it is being sent again"
     if info.error:
         return info.status, info.error.splitlines()[0][:200]
     return info.status, ""
 
 
-def job_row(info: JobInfo, result: JobResult, lease_seconds: float, now: datetime) -> JobRow:
+def job_row(info: JobInfo, result: JobResult, now: datetime) -> JobRow:
     spec = result.spec
     trained = spec.model != "baseline"
-    status, note = state(info, lease_seconds, now)
+    status, note = state(info, now)
     return JobRow(
         job_id=info.job_id,
         model=spec.model,

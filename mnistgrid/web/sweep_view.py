@@ -79,10 +79,10 @@ class SweepTable:
 
 def sweep_table(store: Store, ref: str, settings: Settings) -> SweepTable:
     sweep = store.get_sweep(ref)
-    changes = store.sweep_changes(sweep.sweep_id, None, settings.lease_seconds)
+    changes = store.sweep_changes(sweep.sweep_id, None)
     points = by_job(changes.points)
     data = sweep_data(sweep, changes.jobs, points)
-    rows = job_rows(changes.jobs, data.jobs, settings.lease_seconds)
+    rows = job_rows(changes.jobs, data.jobs)
     return SweepTable(sweep, data, points, rows, changes.read_at)
 
 
@@ -107,13 +107,9 @@ def sweep_page(store: Store, ref: str, settings: Settings) -> SweepPage:
 def job_rows(
     jobs: tuple[JobInfo, ...] | list[JobInfo],
     results: tuple[JobResult, ...] | list[JobResult],
-    lease_seconds: float,
 ) -> list[JobRow]:
     now = datetime.now(UTC)
-    return [
-        job_row(info, result, lease_seconds, now)
-        for info, result in zip(jobs, results, strict=True)
-    ]
+    return [job_row(info, result, now) for info, result in zip(jobs, results, strict=True)]
 
 
 def filters(rows: list[JobRow]) -> dict[str, list[str]]:
@@ -163,6 +159,6 @@ def sweep_summary(
     """The summary alone, with the sweep and its report's address (None until written), for a
     live page whose jobs ended since it was drawn."""
     sweep = store.get_sweep(ref)
-    changes = store.sweep_changes(sweep.sweep_id, None, settings.lease_seconds)
+    changes = store.sweep_changes(sweep.sweep_id, None)
     data = sweep_data(sweep, changes.jobs, by_job(changes.points))
     return sweep, summary(store, data), report_url(settings.reports_dir, sweep.name)

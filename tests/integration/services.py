@@ -126,10 +126,14 @@ def free_port() -> int:
 
 class RedisServer:
     """A private redis-server on a free port (with a password, as the stack runs it, when
-    given one), keeping nothing on disk; a test may stop and start it again."""
+    given one), keeping nothing on disk unless `appendonly` (as the stack runs it: every write
+    in its append-only file, replayed at a restart); a test may stop and start it again."""
 
-    def __init__(self, folder: Path, password: str | None = None) -> None:
+    def __init__(
+        self, folder: Path, password: str | None = None, appendonly: bool = False
+    ) -> None:
         self.folder, self.password, self.port = folder, password, free_port()
+        self.appendonly = appendonly
         self.process: subprocess.Popen | None = None
 
     @property
@@ -147,7 +151,7 @@ class RedisServer:
             "--save",
             "",
             "--appendonly",
-            "no",
+            "yes" if self.appendonly else "no",
             "--dir",
             str(self.folder),
         ]
@@ -159,7 +163,7 @@ class RedisServer:
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.kill()  # like a crash: nothing is saved (this server keeps no disk)
+            self.process.kill()  # like a crash: only its append-only file, if any, is kept
             self.process.wait()
             self.process = None
 
@@ -172,8 +176,10 @@ def _pings(client: redis.Redis) -> bool:
 
 
 @contextmanager
-def redis_server(folder: Path, password: str | None = None) -> Iterator[RedisServer]:
-    server = RedisServer(folder, password)
+def redis_server(
+    folder: Path, password: str | None = None, appendonly: bool = False
+) -> Iterator[RedisServer]:
+    server = RedisServer(folder, password, appendonly)
     server.start()
     try:
         yield server

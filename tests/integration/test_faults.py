@@ -40,6 +40,7 @@ from tests.integration.services import (
 pytestmark = pytest.mark.integration
 
 LEASE = 3.0  # seconds: a dead worker's job is taken over this soon after its last write
+HOOKS = Path(__file__).parent / "hooks"
 
 
 @pytest.fixture
@@ -290,17 +291,49 @@ def test_a_pickled_message_is_refused(env, tmp_path):
     assert store.get_job(job.job_id).attempts == 0  # never started
 
 
-def test_a_job_over_its_time_limit_fails_and_the_sweep_ends(env, tmp_path):
+@pytest.mark.parametrize("pool", ["prefork", "solo"])
+def test_a_job_over_its_time_limit_fails_and_the_sweep_ends(env, tmp_path, pool):
     grid = linear_grid(tmp_path, "slow", 200).read_text()
     path = tmp_path / "slow.toml"
     # Long enough for the data load and a first epoch on a loaded 2-core machine, far too
     # short for 200 epochs (0.3 s each on an unloaded machine, 2 to 3 s on a loaded one).
     path.write_text(grid.replace("epochs = 200", "epochs = 200\ntime_limit = 12"))
-    with workers(env, tmp_path, count=1):
+    # The solo pool (what GPU workers run) enforces no Celery time limit: the worker's own does.
+    worker = start_worker(env, "slow", tmp_path / "slow.log", "--pool", pool)
+    try:
         done = run_cli(env, "submit", str(path), "--wait", timeout=180)
+    finally:
+        stop_process(worker)
     assert done.returncode == 1, done.stdout + done.stderr
     store = Store(env["MNISTGRID_DATABASE_URL"])
     (job,) = store.sweep_jobs(store.get_sweep("slow").sweep_id)
-    assert job.status == "failed" and "SoftTimeLimitExceeded" in job.error
+    assert job.status == "failed" and job.error.startswith("time limit of 12 s exceeded")
+    assert job.lease_until is None
     stored = len(epochs_of(store, job.job_id))
     assert 0 < stored < 200, f"{stored} epochs kept"  # the epochs it finished are kept
+
+
+def test_a_step_that_hangs_fails_at_the_time_limit_in_the_solo_pool(env, tmp_path):
+    """A hung CUDA step never returns to the training loop: the lease keeper fails the job at
+    its time limit and stops renewing, and the sweep ends, while the step still hangs."""
+    hung, fine = 0.0625, 0.5
+    path = linear_grid(tmp_path, "hang", 3, f"[{hung}, {fine}]", extra="")
+    path.write_text(path.read_text().replace("epochs = 3", "epochs = 3\ntime_limit = 15"))
+    hooked = {**env, "PYTHONPATH": str(HOOKS), "MNISTGRID_TEST_HANG_LR": str(hung)}
+    started = [
+        start_worker(hooked, f"solo{i}", tmp_path / f"solo{i}.log", "--pool", "solo")
+        for i in range(2)
+    ]
+    try:
+        done = run_cli(env, "submit", str(path), "--wait", timeout=240)
+        store = Store(env["MNISTGRID_DATABASE_URL"])
+        jobs = {job.lr: job for job in store.sweep_jobs(store.get_sweep("hang").sweep_id)}
+        still_hung = [p for p in started if p.poll() is None]
+    finally:
+        for process in started:
+            stop_process(process, timeout=5)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "time limit of 15 s exceeded" in jobs[hung].error
+    assert (jobs[hung].status, jobs[hung].lease_until) == ("failed", None)
+    assert jobs[fine].status == "succeeded"
+    assert len(still_hung) == 2  # the hung process is alive: only its job was given up

@@ -28,7 +28,6 @@ from mnistgrid.report.write import write_report
 from mnistgrid.settings import load_settings
 from mnistgrid.spec import DataSpec, JobSpec
 from orchestrator.plan import new_job
-from workers.job_runner import job_summary
 
 pytestmark = pytest.mark.integration
 
@@ -76,18 +75,18 @@ def train(
             store.record_epoch(job_id, WORKER, row, checkpoint)
             if event.diverged:
                 diverged.add(job_id)
-                store.finish_job(job_id, "diverged", **job_summary(store, job_id))
+                store.finish_job(job_id, "diverged", worker=WORKER)
 
     train_jobs(specs, loader(specs[0].data), on_epoch_end)
     if finish:
         for job_id in job_ids:
             if job_id not in diverged:
-                store.finish_job(job_id, "succeeded", **job_summary(store, job_id))
+                store.finish_job(job_id, "succeeded", worker=WORKER)
 
 
 def fail(store: Store, job_id: int, error: str) -> None:
     assert store.claim_job(job_id, WORKER, LEASE) is not None
-    store.finish_job(job_id, "failed", error=error)
+    store.finish_job(job_id, "failed", worker=WORKER, error=error)
 
 
 # -- reading the report back ------------------------------------------------------------------

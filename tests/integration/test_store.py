@@ -18,14 +18,16 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import CheckConstraint, exc, inspect, text
 
+from db import epochs as db_epochs
+from db import leases as db_leases
 from db.engine import make_engine
 from db.errors import DatabaseUnavailable, SchemaAhead, SchemaBehind
 from db.migrate import current_revision, downgrade, head_revision, upgrade
 from db.models import Base
-from db.records import EpochRow, NewJob
+from db.records import EpochRow, EpochWrite, NewJob, Recorded, StopCheck
 from db.store import STAMP_LAG_SECONDS, Store
 from mnistgrid.errors import BadInput, NotFound
-from mnistgrid.spec import JobSpec
+from mnistgrid.spec import JobSpec, StopSpec
 
 pytestmark = pytest.mark.integration
 
@@ -188,8 +190,10 @@ def test_claim_takes_a_queued_job(store: Store) -> None:
     )
     assert JobSpec.model_validate(claim.spec).seed == 0
     job = store.get_job(job_id)
-    assert (job.status, job.attempts, job.worker) == ("running", 1, "w1")
+    assert (job.status, job.attempts, job.lost_attempts, job.worker) == ("running", 1, 0, "w1")
     assert job.started_at is not None and job.heartbeat_at is not None
+    # The holder's lease, in the row: 60 s from its heartbeat.
+    assert 59 <= (job.lease_until - job.heartbeat_at).total_seconds() <= 61
     assert store.get_sweep(sweep_id).status == "running"
 
 
@@ -211,21 +215,27 @@ def test_concurrent_claims_give_the_job_to_one_worker(database_url: str, store: 
 
 def test_claim_rules(store: Store) -> None:
     _, (job_id, *_) = new_sweep(store)
-    first = store.claim_job(job_id, "w1", 60)
+    first = store.claim_job(job_id, "w1", 3600)
     assert first is not None and first.attempt == 1
     started = store.get_job(job_id).started_at
 
-    # A duplicate delivery to another worker while the lease is live: nothing to do.
-    assert store.claim_job(job_id, "w2", 3600) is None
+    # A duplicate delivery to another worker while the lease is live: nothing to do, however
+    # short that worker's own lease setting is.
+    assert store.claim_job(job_id, "w2", 0) is None
     assert store.get_job(job_id).attempts == 1
-    # The same worker again (restarted under the same name): it takes the job back.
-    again = store.claim_job(job_id, "w1", 3600)
+    # The same worker process again (a retry of its own task): it takes the job back.
+    again = store.claim_job(job_id, "w1", 0)  # ... now on a lease that is over at once
     assert again is not None and again.attempt == 2
-    # The lease expired (lease 0): another worker takes it over.
-    taken = store.claim_job(job_id, "w2", 0)
+    # Its lease ran out: another worker takes it over.
+    taken = store.claim_job(job_id, "w2", 3600)
     assert taken is not None and taken.attempt == 3
     job = store.get_job(job_id)
-    assert (job.worker, job.attempts, job.started_at) == ("w2", 3, started)
+    assert (job.worker, job.attempts, job.lost_attempts, job.started_at) == (
+        "w2",
+        3,
+        1,  # w1's last start stored nothing: it counts against the job
+        started,
+    )
     # The old holder learns at its next heartbeat, and its writes are refused.
     assert store.heartbeat(job_id, "w1") is False
     assert store.record_epoch(job_id, "w1", epoch(1)) is False
@@ -233,28 +243,63 @@ def test_claim_rules(store: Store) -> None:
     assert store.heartbeat(job_id, "w2") is True
 
 
+def test_a_replaced_worker_cannot_end_or_write_the_job(store: Store) -> None:
+    """Only the holder of a running job may end it or write to it (finding 1)."""
+    sweep_id, (job_id, *_) = new_sweep(store)
+    store.claim_job(job_id, "old", 0)  # its lease runs out at once
+    store.claim_job(job_id, "new", 3600)  # taken over
+    store.record_epoch(job_id, "new", epoch(1, acc=0.7))
+    for status in ("diverged", "failed", "stopped", "cancelled", "succeeded"):
+        assert not store.finish_job(job_id, status, worker="old", error="late")
+    assert store.set_run_info(job_id, "old", {"seed": 9}, "cuda:0") is False
+    writes = [EpochWrite(job_id, epoch(2), b"x", diverged=True)]
+    assert not store.record_epochs("old", writes).keep_training
+    assert store.release_jobs([job_id], "old") == []
+    job = store.get_job(job_id)
+    assert (job.status, job.worker, job.run_info, job.last_epoch) == ("running", "new", None, 1)
+    assert store.set_run_info(job_id, "new", {"seed": 0}, "cpu") is True
+    done = store.finish_job(job_id, "succeeded", worker="new")
+    assert done and done.sweep_id == sweep_id
+    assert store.get_job(job_id).status == "succeeded"
+
+
+def test_the_holders_lease_length_decides(store: Store) -> None:
+    """A reader never judges a lease with its own setting (finding 4): the row says when the
+    holder's lease ends."""
+    sweep_id, (long_lease, short_lease, queued) = new_sweep(store)
+    store.claim_job(long_lease, "slow-beats", 600)
+    store.claim_job(short_lease, "fast-beats", 0.3)
+    time.sleep(0.5)
+    taken = store.take_over_lost_jobs(max_attempts=3)
+    assert [job.job_id for job in taken.lost] == [short_lease]
+    assert store.claim_job(long_lease, "reader", 0.1) is None
+    assert store.requeue_unfinished(sweep_id) == [short_lease, queued]
+    assert store.get_job(long_lease).status == "running"
+
+
 def test_terminal_jobs_are_never_claimed(store: Store) -> None:
     _, job_ids = new_sweep(store, n_jobs=4)
     for job_id, status in zip(
         job_ids, ["succeeded", "diverged", "failed", "cancelled"], strict=True
     ):
-        store.claim_job(job_id, "w1", 60)
-        store.finish_job(job_id, status)
-        assert store.claim_job(job_id, "w2", 0) is None
+        store.claim_job(job_id, "w1", 0)
+        store.finish_job(job_id, status, worker="w1")
+        assert store.claim_job(job_id, "w2", 60) is None
         assert store.get_job(job_id).status == status
 
 
 def test_claim_in_cancelled_sweep_cancels_the_job(store: Store) -> None:
-    sweep_id, (running, queued) = new_sweep(store, n_jobs=2)
-    store.claim_job(running, "w1", 60)
+    sweep_id, (running, queued, lost) = new_sweep(store)
+    store.claim_job(running, "w1", 3600)
+    store.claim_job(lost, "dead", 0)
     store.cancel_sweep(sweep_id)
     assert store.claim_job(queued, "w2", 60) is None  # cancelled with the sweep
     # Held by a live worker: left to it (it sees the cancel at its next heartbeat).
-    assert store.claim_job(running, "w2", 3600) is None
+    assert store.claim_job(running, "w2", 60) is None
     assert store.get_job(running).status == "running"
     # Its worker died: a redelivery finds the sweep cancelled and ends the job.
-    assert store.claim_job(running, "w2", 0) is None
-    job = store.get_job(running)
+    assert store.claim_job(lost, "w2", 60) is None
+    job = store.get_job(lost)
     assert (job.status, job.attempts) == ("cancelled", 1)
     assert job.finished_at is not None
 
@@ -263,23 +308,26 @@ def test_claim_jobs_takes_a_group(store: Store) -> None:
     _, job_ids = new_sweep(store, n_jobs=4)
     store.claim_job(job_ids[0], "w9", 60)
     store.claim_job(job_ids[1], "w1", 60)
-    store.finish_job(job_ids[1], "succeeded")
-    claims = store.claim_jobs(list(reversed(job_ids)), "w1", 60)
-    assert [c.job_id for c in claims] == job_ids[2:]
-    assert all(c.attempt == 1 for c in claims)
-    assert store.claim_jobs([], "w1", 60) == []
+    store.finish_job(job_ids[1], "succeeded", worker="w1")
+    claimed = store.claim_jobs(list(reversed(job_ids)), "w1", 60)
+    assert [c.job_id for c in claimed.claims] == job_ids[2:]
+    assert all(c.attempt == 1 for c in claimed.claims)
+    assert (claimed.gave_up, claimed.sweeps_ended) == ((), ())
+    assert store.claim_jobs([], "w1", 60).claims == ()
 
 
 def test_claim_resumes_from_the_checkpoint(store: Store) -> None:
     _, (job_id, *_) = new_sweep(store)
     store.claim_job(job_id, "w1", 60)
-    store.record_epoch(job_id, "w1", epoch(1), checkpoint=b"state-1")
-    store.record_epoch(job_id, "w1", epoch(2), checkpoint=b"\x00state-2\xff")
-    store.record_epoch(job_id, "w1", epoch(3))  # no checkpoint this epoch
-    claim = store.claim_job(job_id, "w2", 0)
+    store.record_epoch(job_id, "w1", epoch(1), checkpoint=b"state-1", lease_seconds=0)
+    store.record_epoch(job_id, "w1", epoch(2), checkpoint=b"\x00state-2\xff", lease_seconds=0)
+    store.record_epoch(job_id, "w1", epoch(3), lease_seconds=0)  # no checkpoint this epoch
+    claim = store.claim_job(job_id, "w2", 60)
     assert claim is not None and claim.checkpoint is not None
     assert (claim.checkpoint.epoch, claim.checkpoint.state) == (2, b"\x00state-2\xff")
     assert rows(store, "SELECT count(*) FROM checkpoints") == [(1,)]
+    job = store.get_job(job_id)
+    assert job.lost_attempts == 0  # w1 stored epochs before it was lost: no charge
 
 
 def test_release_hands_a_job_back_with_its_epochs(store: Store) -> None:
@@ -290,10 +338,28 @@ def test_release_hands_a_job_back_with_its_epochs(store: Store) -> None:
     assert store.release_job(job_id, "w1") is True
     released = store.get_job(job_id)
     assert (released.status, released.worker, released.last_epoch) == ("queued", None, 1)
+    assert released.lease_until is None
     claim = store.claim_job(job_id, "w2", 60)  # at once: no lease to wait out
     assert claim is not None and claim.attempt == 2 and claim.checkpoint.epoch == 1
-    store.finish_job(job_id, "succeeded")
+    store.finish_job(job_id, "succeeded", worker="w2")
     assert store.release_job(job_id, "w2") is False  # a finished job stays finished
+
+
+def test_hand_backs_never_use_up_a_job(store: Store) -> None:
+    """A graceful restart hands the job back at no cost, however often, even before it
+    stored an epoch: seven restarts later it is still claimable and ends `succeeded`."""
+    sweep_id, (job_id,) = new_sweep(store, n_jobs=1)
+    for restart in range(7):
+        claim = store.claim_job(job_id, f"w{restart}", 60, max_attempts=3)
+        assert claim is not None and claim.attempt == restart + 1
+        if restart % 2:
+            store.record_epoch(job_id, f"w{restart}", epoch(restart), checkpoint=b"c")
+        assert store.release_jobs([job_id], f"w{restart}") == [job_id]
+    job = store.get_job(job_id)
+    assert (job.status, job.attempts, job.lost_attempts) == ("queued", 7, 0)
+    assert store.claim_job(job_id, "last", 60, max_attempts=3) is not None
+    assert store.finish_job(job_id, "succeeded", worker="last").sweep_finished
+    assert store.get_sweep(sweep_id).status == "finished"
 
 
 # -- healing --------------------------------------------------------------------------------
@@ -301,24 +367,25 @@ def test_release_hands_a_job_back_with_its_epochs(store: Store) -> None:
 
 def test_an_expired_lease_is_taken_over_once(store: Store) -> None:
     sweep_id, (lost, alive, queued) = new_sweep(store)
-    store.claim_job(lost, "dead:1", 60)
-    time.sleep(0.3)
+    store.claim_job(lost, "dead:1", 0.2)
     store.claim_job(alive, "w2", 60)
-    taken = store.take_over_lost_jobs(0.2, max_attempts=3)
-    assert [(j.job_id, j.worker, j.attempts, j.requeued) for j in taken.lost] == [
+    time.sleep(0.3)
+    taken = store.take_over_lost_jobs(max_attempts=3)
+    assert [(j.job_id, j.worker, j.lost_attempts, j.requeued) for j in taken.lost] == [
         (lost, "dead:1", 1, True)
     ]
     assert taken.requeued_by_sweep() == {sweep_id: [lost]} and taken.sweeps_ended == ()
     job = store.get_job(lost)
     # Queued again, with the lost worker's name kept as its last holder.
-    assert (job.status, job.worker, job.heartbeat_at, job.attempts) == (
+    assert (job.status, job.worker, job.heartbeat_at, job.lease_until) == (
         "queued",
         "dead:1",
         None,
-        1,
+        None,
     )
+    assert (job.attempts, job.lost_attempts) == (1, 1)
     assert job.sent_at is not None
-    assert store.take_over_lost_jobs(0.2, max_attempts=3).lost == ()  # taken already
+    assert store.take_over_lost_jobs(max_attempts=3).lost == ()  # taken already
     assert store.get_job(alive).status == "running"  # its lease is live
     assert store.get_job(queued).status == "queued"
 
@@ -326,30 +393,55 @@ def test_an_expired_lease_is_taken_over_once(store: Store) -> None:
 def test_a_job_lost_too_often_fails_and_may_end_its_sweep(store: Store) -> None:
     sweep_id, (job_id,) = new_sweep(store, n_jobs=1)
     for attempt in (1, 2):
-        store.claim_job(job_id, f"dead:{attempt}", 60)
-        time.sleep(0.3)
-        assert store.take_over_lost_jobs(0.2, max_attempts=2).lost[0].requeued is (attempt == 1)
+        store.claim_job(job_id, f"dead:{attempt}", 0, max_attempts=2)
+        assert store.take_over_lost_jobs(max_attempts=2).lost[0].requeued is (attempt == 1)
     job = store.get_job(job_id)
     assert job.status == "failed" and job.finished_at is not None
     assert job.error == (
-        "its worker was lost 2 times (last dead:2); gave up after 2 attempts "
-        "(MNISTGRID_MAX_ATTEMPTS)"
+        "its worker was lost 2 times before it stored an epoch (last dead:2); gave up after 2 "
+        "attempts (MNISTGRID_MAX_ATTEMPTS)"
     )
     sweep = store.get_sweep(sweep_id)
     assert sweep.status == "finished" and sweep.report_status == "requested"
+    # `mnistgrid resume` forgives the losses: the job runs again, with a fresh budget.
+    assert store.requeue_unfinished(sweep_id) == [job_id]
+    again = store.get_job(job_id)
+    assert (again.status, again.lost_attempts, again.error) == ("queued", 0, None)
+    assert store.claim_job(job_id, "alive", 60, max_attempts=2) is not None
+
+
+def test_only_losses_without_progress_count(store: Store) -> None:
+    """A worker that dies after storing an epoch cost the job nothing; one that dies before
+    (the job kills its worker) costs an attempt, and so does a redelivery that finds it lost."""
+    _, (job_id,) = new_sweep(store, n_jobs=1)
+    for n in range(1, 6):  # five deaths, each after one more epoch
+        store.claim_job(job_id, f"dies-after-epoch:{n}", 0, max_attempts=2)
+        store.record_epoch(job_id, f"dies-after-epoch:{n}", epoch(n), b"c", lease_seconds=0)
+        assert store.take_over_lost_jobs(max_attempts=2).lost[0].requeued
+    assert store.get_job(job_id).lost_attempts == 0
+    store.claim_job(job_id, "dies-at-once", 0, max_attempts=2)
+    claimed = store.claim_jobs([job_id], "redelivered", 60, max_attempts=2)
+    assert claimed.claims[0].attempt == 7 and store.get_job(job_id).lost_attempts == 1
+    store.release_jobs([job_id], "redelivered")
+    store.claim_job(job_id, "dies-at-once-too", 0, max_attempts=2)
+    # The redelivery that finds it lost a second time fails it instead of starting it.
+    spent = store.claim_jobs([job_id], "redelivered-again", 60, max_attempts=2)
+    assert (spent.claims, spent.gave_up) == ((), (job_id,))
+    assert spent.sweeps_ended == (store.get_job(job_id).sweep_id,)
+    failed = store.get_job(job_id)
+    assert (failed.status, failed.lost_attempts) == ("failed", 2)
+    assert "lost 2 times before it stored an epoch (last dies-at-once-too)" in failed.error
 
 
 def _take_over_in_child(url: str, barrier: Any, results: Any) -> None:
     with Store(url) as store:
         barrier.wait()
-        results.put([job.job_id for job in store.take_over_lost_jobs(0.2, 3).lost])
+        results.put([job.job_id for job in store.take_over_lost_jobs(3).lost])
 
 
 def test_concurrent_reconcilers_take_each_lost_job_once(database_url: str, store: Store) -> None:
     _, job_ids = new_sweep(store, n_jobs=20)
-    for job_id in job_ids:
-        store.claim_job(job_id, "dead:1", 60)
-    time.sleep(0.3)
+    store.claim_jobs(job_ids, "dead:1", 0)
     outputs = run_children(_take_over_in_child, [(database_url,)] * 3)
     taken = sorted(job_id for output in outputs for job_id in output)
     assert taken == job_ids
@@ -366,11 +458,22 @@ def test_a_queued_job_with_an_old_message_is_marked_sent_once(store: Store) -> N
     assert store.queued_jobs_sent_before(0.2) == []
 
 
+def test_a_queued_job_that_can_never_run_fails(store: Store) -> None:
+    sweep_id, (bad, running) = new_sweep(store, n_jobs=2)
+    store.claim_job(running, "w1", 60)
+    assert store.fail_queued_job(running, "nope").applied is False  # only queued jobs
+    done = store.fail_queued_job(bad, "its stored params no longer validate: lr: ...")
+    assert done and not done.sweep_finished
+    assert store.get_job(bad).status == "failed"
+    store.finish_job(running, "succeeded", worker="w1")
+    assert store.get_sweep(sweep_id).status == "finished"
+
+
 def test_the_report_of_a_finished_sweep_is_requested_and_ended(store: Store) -> None:
     sweep_id, (job_id,) = new_sweep(store, n_jobs=1)
     assert store.get_sweep(sweep_id).report_status is None
     store.claim_job(job_id, "w1", 60)
-    assert store.finish_job(job_id, "succeeded").sweep_finished
+    assert store.finish_job(job_id, "succeeded", worker="w1").sweep_finished
     asked = store.get_sweep(sweep_id)
     assert asked.report_status == "requested" and asked.report_at is not None
     assert store.reports_requested_before(60) == []
@@ -389,7 +492,7 @@ def test_the_report_of_a_finished_sweep_is_requested_and_ended(store: Store) -> 
 def test_resuming_a_sweep_forgets_its_old_report(store: Store) -> None:
     sweep_id, (job_id,) = new_sweep(store, n_jobs=1)
     store.claim_job(job_id, "w1", 60)
-    store.finish_job(job_id, "failed", error="boom")
+    store.finish_job(job_id, "failed", worker="w1", error="boom")
     store.end_report(sweep_id)
     assert store.requeue_unfinished(sweep_id) == [job_id]
     sweep = store.get_sweep(sweep_id)
@@ -416,32 +519,42 @@ def test_record_epoch_is_idempotent(store: Store) -> None:
     assert (job.last_epoch, job.last_valid_acc) == (3, 0.8)
 
 
-@pytest.mark.parametrize(
-    ("loss", "value", "kind"),
-    [
-        (math.nan, None, "nan"),
-        (math.inf, None, "inf"),
-        (-math.inf, None, "-inf"),
-        (None, None, None),
-        (0.125, 0.125, "finite"),
-        (-0.0, -0.0, "finite"),
-        (1e308, 1e308, "finite"),
-    ],
-)
-def test_losses_round_trip(store: Store, loss: float | None, value: Any, kind: Any) -> None:
-    _, (job_id, *_) = new_sweep(store)
-    store.claim_job(job_id, "w1", 60)
-    row = EpochRow(1, loss, loss, 0.1, [0.5, math.nan, 1.0], 2.5)
-    store.record_epoch(job_id, "w1", row)
+def test_a_stack_records_in_one_call(store: Store) -> None:
+    sweep_id, (a, b, c) = new_sweep(store)
+    store.claim_jobs([a, b, c], "w1", 60)
+    writes = [
+        EpochWrite(a, epoch(1, acc=0.5), b"a1"),
+        EpochWrite(b, EpochRow(1, math.nan, math.nan, 0.1, [0.1] * 10, 0.01), None, True),
+        EpochWrite(c, epoch(1, acc=0.6), b"c1"),
+    ]
+    recorded = store.record_epochs("w1", writes, lease_seconds=60)
+    assert recorded == Recorded(keep_training=True, diverged=(b,))
+    jobs = {job.job_id: job for job in store.sweep_jobs(sweep_id)}
+    assert [jobs[j].status for j in (a, b, c)] == ["running", "diverged", "running"]
+    assert (jobs[b].final_acc, jobs[b].best_epoch) == (0.1, 1)
+    assert rows(store, "SELECT job_id, epoch FROM checkpoints ORDER BY job_id") == [
+        (a, 1),
+        (c, 1),
+    ]
+    store.cancel_sweep(sweep_id)
+    assert not store.record_epochs("w1", writes[::2]).keep_training
 
-    (back,) = store.epochs(job_id)
-    assert same_float(back.train_loss, loss) and same_float(back.valid_loss, loss)
-    assert back.per_class_acc[0] == 0.5 and math.isnan(back.per_class_acc[1])
-    assert (back.epoch, back.valid_acc, back.seconds) == (1, 0.1, 2.5)
-    (via_sweep,) = store.sweep_epochs(store.get_job(job_id).sweep_id)[job_id]
-    assert same_float(via_sweep.train_loss, loss)
-    stored = rows(store, "SELECT train_loss, train_loss_kind, valid_loss_kind FROM epochs")
-    assert stored == [(value, kind, kind)]
+
+def test_the_stopping_rule_decides_in_the_recording_transaction(store: Store) -> None:
+    """A rung's decision is made with the epoch that reaches it: no restart can skip it."""
+    sweep_id, (a, b, c) = new_sweep(store)
+    store.claim_jobs([a, b, c], "w1", 60)
+    rule = StopSpec(rule="asha", grace=1, reduction=3)
+    check = StopCheck(sweep_id, rule, epochs=9)
+    accs = {a: 0.3, b: 0.9, c: 0.5}
+    writes = [EpochWrite(j, epoch(1, acc=acc), b"x") for j, acc in accs.items()]
+    recorded = store.record_epochs("w1", writes, stop=check)
+    assert recorded.stopped == (a, c) and recorded.keep_training
+    jobs = {job.job_id: job for job in store.sweep_jobs(sweep_id)}
+    assert [jobs[j].status for j in (a, b, c)] == ["stopped", "running", "stopped"]
+    assert jobs[a].final_acc == 0.3
+    # Epoch 2 is no rung of grace 1, reduction 3: nothing is decided there.
+    assert store.record_epochs("w1", [EpochWrite(b, epoch(2), b"y")], stop=check).stopped == ()
 
 
 def test_other_floats_must_be_finite(store: Store) -> None:
@@ -449,10 +562,8 @@ def test_other_floats_must_be_finite(store: Store) -> None:
     store.claim_job(job_id, "w1", 60)
     with pytest.raises(ValueError, match="valid_acc"):
         store.record_epoch(job_id, "w1", EpochRow(1, 0.1, 0.1, math.nan, [], 1.0))
-    with pytest.raises(ValueError, match="final_acc"):
-        store.finish_job(job_id, "succeeded", final_acc=math.inf)
     with pytest.raises(ValueError):  # NaN is not JSON, on either backend
-        store.set_run_info(job_id, {"loss": math.nan}, "cpu")
+        store.set_run_info(job_id, "w1", {"loss": math.nan}, "cpu")
     assert store.get_job(job_id).status == "running"
 
 
@@ -462,14 +573,14 @@ def test_epoch_and_checkpoint_commit_together(
     _, (job_id, *_) = new_sweep(store)
     store.claim_job(job_id, "w1", 60)
     store.record_epoch(job_id, "w1", epoch(1), checkpoint=b"one")
-    original = Store._upsert
+    original = db_epochs.upsert
 
-    def checkpoint_fails(self: Store, session: Any, model: Any, values: Any, keys: Any) -> None:
+    def checkpoint_fails(session: Any, clock: Any, model: Any, values: Any, keys: Any) -> None:
         if model.__tablename__ == "checkpoints":
             raise RuntimeError("disk full")
-        original(self, session, model, values, keys)
+        original(session, clock, model, values, keys)
 
-    monkeypatch.setattr(Store, "_upsert", checkpoint_fails)
+    monkeypatch.setattr(db_epochs, "upsert", checkpoint_fails)
     with pytest.raises(RuntimeError, match="disk full"):
         store.record_epoch(job_id, "w1", epoch(2), checkpoint=b"two")
     assert [r.epoch for r in store.epochs(job_id)] == [1]
@@ -483,7 +594,7 @@ def test_status_query_and_sweep_epochs(store: Store) -> None:
         store.record_epoch(a, "w1", epoch(n, acc=n / 10))
     store.record_epoch(b, "w1", epoch(1, acc=0.7))
     store.record_epoch(a, "w1", epoch(2, acc=0.99))  # a rewrite does not move the last epoch
-    store.finish_job(b, "failed", error="boom")
+    store.finish_job(b, "failed", worker="w1", error="boom")
 
     jobs = {job.job_id: job for job in store.sweep_jobs(sweep_id)}
     assert (jobs[a].last_epoch, jobs[a].last_valid_acc, jobs[a].status) == (5, 0.5, "running")
@@ -508,44 +619,41 @@ def test_epochs_after_an_epoch(store: Store) -> None:
 
 def test_sweep_changes_reads_what_was_written_since(store: Store) -> None:
     sweep_id, (a, b, c) = new_sweep(store)
-    store.claim_jobs([a, b, c], "w1", 60)
+    store.claim_jobs([a], "w1", 60)
+    store.claim_jobs([b, c], "w2", 0.5)
     store.record_epoch(a, "w1", epoch(1))
-    everything = store.sweep_changes(sweep_id, None, lease_seconds=60)
+    everything = store.sweep_changes(sweep_id, None)
     assert [job.job_id for job in everything.jobs] == [a, b, c]
     assert [(p.job_id, p.epoch, p.fresh) for p in everything.points] == [(a, 1, True)]
 
     time.sleep(STAMP_LAG_SECONDS + 0.2)  # what came before is now older than the lag
     store.heartbeat(a, "w1")  # b and c stay silent, and their leases run out
-    time.sleep(0.6)
-    cursor = store.sweep_changes(sweep_id, None, lease_seconds=60).read_at
+    cursor = store.sweep_changes(sweep_id, None).read_at
     store.record_epoch(a, "w1", epoch(2))
-    changes = store.sweep_changes(sweep_id, cursor, lease_seconds=0.5)
+    changes = store.sweep_changes(sweep_id, cursor)
     assert changes.read_at > cursor
     assert [job.job_id for job in changes.jobs] == [a, b, c]  # a wrote; b and c are lost
     assert [(p.epoch, p.fresh) for p in changes.points] == [(1, False), (2, True)]
-    assert store.sweep_changes(sweep_id, cursor, lease_seconds=60).jobs[0].job_id == a
-    assert len(store.sweep_changes(sweep_id, cursor, lease_seconds=60).jobs) == 1
+    store.claim_jobs([b, c], "w3", 60)  # taken over: live again
+    time.sleep(STAMP_LAG_SECONDS + 0.2)
+    cursor = store.sweep_changes(sweep_id, None).read_at
+    assert [job.job_id for job in store.sweep_changes(sweep_id, cursor).jobs] == []
     with pytest.raises(NotFound):
-        store.sweep_changes(sweep_id + 1, None, lease_seconds=60)
+        store.sweep_changes(sweep_id + 1, None)
 
 
 # -- finishing, cancelling, requeueing ------------------------------------------------------
 
 
-def test_finish_is_forward_only(store: Store) -> None:
+def test_finish_is_forward_only_and_sums_up_the_epochs(store: Store) -> None:
     sweep_id, (job_id, other, _) = new_sweep(store)
-    store.claim_job(job_id, "w1", 60)
-    store.set_run_info(job_id, {"seed": 0, "torch": "2.x"}, "cpu")
-    done = store.finish_job(
-        job_id,
-        "succeeded",
-        final_acc=0.9,
-        best_acc=0.95,
-        best_epoch=3,
-        train_seconds=12.5,
-    )
+    store.claim_jobs([job_id, other], "w1", 60)
+    store.set_run_info(job_id, "w1", {"seed": 0, "torch": "2.x"}, "cpu")
+    for n, acc in enumerate([0.5, 0.95, 0.9], start=1):
+        store.record_epoch(job_id, "w1", EpochRow(n, 0.2, 0.3, acc, [acc] * 10, 4.25))
+    done = store.finish_job(job_id, "succeeded", worker="w1")
     assert done and (done.applied, done.sweep_finished, done.sweep_id) == (True, False, sweep_id)
-    again = store.finish_job(job_id, "failed", error="late", final_acc=0.1)
+    again = store.finish_job(job_id, "failed", worker="w1", error="late")
     assert not again and again.sweep_finished is False
 
     job = store.get_job(job_id)
@@ -554,29 +662,30 @@ def test_finish_is_forward_only(store: Store) -> None:
         None,
         0.9,
         0.95,
-        3,
+        2,
     )
     assert (job.train_seconds, job.device, job.run_info) == (
-        12.5,
+        12.75,
         "cpu",
         {"seed": 0, "torch": "2.x"},
     )
-    assert job.finished_at is not None
+    assert job.finished_at is not None and job.lease_until is None
     assert store.heartbeat(job_id, "w1") is False
     assert store.record_epoch(job_id, "w1", epoch(9)) is False
-    # A queued job may fail straight away (e.g. too many attempts).
-    assert store.finish_job(other, "failed", error="gave up").applied
+    # Without epochs there is nothing to sum up.
+    assert store.finish_job(other, "failed", worker="w1", error="gave up").applied
+    assert store.get_job(other).final_acc is None
     with pytest.raises(ValueError):
-        store.finish_job(other, "running")
+        store.finish_job(other, "running", worker="w1")
     with pytest.raises(NotFound):
-        store.finish_job(999, "failed")
+        store.finish_job(999, "failed", worker="w1")
 
 
 def test_sweep_finishes_with_its_last_job(store: Store) -> None:
     sweep_id, job_ids = new_sweep(store, n_jobs=4)
     store.claim_jobs(job_ids, "w1", 60)
     results = [
-        store.finish_job(j, s)
+        store.finish_job(j, s, worker="w1")
         for j, s in zip(job_ids, ["succeeded", "stopped", "diverged", "failed"], strict=True)
     ]
     assert [r.sweep_finished for r in results] == [False, False, False, True]
@@ -597,8 +706,8 @@ def test_sweep_finishes_with_its_last_job(store: Store) -> None:
 def test_resume_leaves_a_stopped_job_stopped(store: Store) -> None:
     sweep_id, (stopped, failed) = new_sweep(store, n_jobs=2)
     store.claim_jobs([stopped, failed], "w1", 60)
-    store.finish_job(stopped, "stopped")
-    store.finish_job(failed, "failed", error="boom")
+    store.finish_job(stopped, "stopped", worker="w1")
+    store.finish_job(failed, "failed", worker="w1", error="boom")
     assert store.requeue_unfinished(sweep_id) == [failed]
     assert store.get_job(stopped).status == "stopped"
 
@@ -621,8 +730,8 @@ def test_cancel_and_requeue(store: Store) -> None:
     sweep_id, (running, queued, done, failed) = new_sweep(store, n_jobs=4)
     assert store.mark_sweep_running(sweep_id) is True
     store.claim_jobs([running, done, failed], "w1", 60)
-    store.finish_job(done, "succeeded")
-    store.finish_job(failed, "failed", error="boom")
+    store.finish_job(done, "succeeded", worker="w1")
+    store.finish_job(failed, "failed", worker="w1", error="boom")
 
     assert store.cancel_sweep(sweep_id) == 1
     sweep = store.get_sweep(sweep_id)
@@ -632,7 +741,7 @@ def test_cancel_and_requeue(store: Store) -> None:
     assert store.heartbeat(running, "w1") is False
     assert store.record_epoch(running, "w1", epoch(1)) is False
     assert len(store.epochs(running)) == 1
-    assert store.finish_job(running, "cancelled").sweep_finished is False
+    assert store.finish_job(running, "cancelled", worker="w1").sweep_finished is False
     assert store.get_sweep(sweep_id).status == "cancelled"
 
     requeued = store.requeue_unfinished(sweep_id)
@@ -654,16 +763,16 @@ def test_cancel_and_requeue(store: Store) -> None:
 
 def test_requeue_leaves_live_jobs_alone(store: Store) -> None:
     sweep_id, (live, lost) = new_sweep(store, n_jobs=2)
-    store.claim_jobs([live, lost], "w1", 60)
-    assert store.requeue_unfinished(sweep_id, lease_seconds=3600) == []
+    store.claim_jobs([live], "w1", 3600)
+    store.claim_jobs([lost], "w1", 0)
+    assert store.requeue_unfinished(sweep_id) == [lost]
     assert store.get_sweep(sweep_id).status == "running"
-    assert store.requeue_unfinished(sweep_id, lease_seconds=0) == [live, lost]
-    assert store.heartbeat(live, "w1") is False  # the zombie holder lets go
+    assert store.heartbeat(lost, "w1") is False  # the zombie holder lets go
     # Everything succeeded: nothing to requeue, the sweep is (again) finished.
-    store.claim_jobs([live, lost], "w2", 60)
-    store.finish_job(live, "succeeded")
+    store.claim_jobs([lost], "w2", 60)
+    store.finish_job(live, "succeeded", worker="w1")
     store.cancel_sweep(sweep_id)
-    store.finish_job(lost, "succeeded")
+    store.finish_job(lost, "succeeded", worker="w2")
     assert store.requeue_unfinished(sweep_id) == []
     assert store.get_sweep(sweep_id).status == "finished"
 
@@ -675,7 +784,7 @@ def _train_in_child(url: str, job_id: int, barrier: Any, results: Any) -> None:
         barrier.wait()
         for n in range(1, 41):
             assert store.record_epoch(job_id, worker, epoch(n, acc=n / 100), bytes([n]) * 1000)
-        results.put(store.finish_job(job_id, "succeeded").sweep_finished)
+        results.put(store.finish_job(job_id, "succeeded", worker=worker).sweep_finished)
 
 
 def test_concurrent_writers_lose_nothing(database_url: str, store: Store) -> None:
@@ -702,16 +811,16 @@ def test_transient_errors_are_retried(store: Store, monkeypatch: pytest.MonkeyPa
     store.claim_job(job_id, "w1", 60)
     pauses: list[float] = []
     store.sleep = pauses.append
-    original = Store._renew_lease
+    original = db_epochs.renew
     failures = iter([_dropped(), _dropped()])
 
-    def flaky(self: Store, session: Any, job: int, worker: str) -> str | None:
+    def flaky(*args: Any) -> dict[int, str]:
         error = next(failures, None)
         if error is not None:
             raise error
-        return original(self, session, job, worker)
+        return original(*args)
 
-    monkeypatch.setattr(Store, "_renew_lease", flaky)
+    monkeypatch.setattr(db_epochs, "renew", flaky)
     assert store.record_epoch(job_id, "w1", epoch(1)) is True
     assert len(pauses) == 2 and len(store.epochs(job_id)) == 1
 
@@ -724,7 +833,7 @@ def test_retries_are_bounded(store: Store, monkeypatch: pytest.MonkeyPatch) -> N
     def down(*_: Any) -> None:
         raise _dropped()
 
-    monkeypatch.setattr(Store, "_renew_lease", down)
+    monkeypatch.setattr(db_leases, "renew", down)
     with pytest.raises(DatabaseUnavailable, match="kept failing") as raised:
         store.heartbeat(job_id, "w1")
     assert isinstance(raised.value, ConnectionError)

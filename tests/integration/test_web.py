@@ -276,7 +276,7 @@ def test_pages_with_little_or_odd_data(web: httpx.Client, store: Store) -> None:
     store.claim_jobs([diverged], "w:1", 60)
     store.record_epoch(diverged, "w:1", EpochRow(1, 0.4, 0.5, 0.9, (0.95, 0.85), 0.1))
     store.record_epoch(diverged, "w:1", EpochRow(2, math.nan, math.inf, 0.5, (1.0, 0.0), 0.1))
-    store.finish_job(diverged, "diverged", final_acc=0.5, best_acc=0.9, best_epoch=1)
+    store.finish_job(diverged, "diverged", worker="w:1")
 
     for path in ("/", "/sweeps/baselines", "/sweeps/pair", f"/jobs/{queued}", f"/jobs/{diverged}"):
         assert web.get(path).status_code == 200, path

@@ -18,7 +18,7 @@ import torch
 
 from mnistgrid.core.checkpoint import load_checkpoint, save_checkpoint
 from mnistgrid.core.learner import calc_grad, fit, resolve_device
-from mnistgrid.core.models import init_member, stack_members
+from mnistgrid.core.models import init_member, member_shapes, stack_members
 from mnistgrid.core.results import EpochMetrics, FitResult, MemberEpoch
 from mnistgrid.spec import JobSpec
 from tests.unit.synthetic import synthetic_data
@@ -137,7 +137,7 @@ def test_a_checkpoint_saved_on_one_device_resumes_on_the_other(saved_on, resumed
         checkpoints[event.metrics.epoch] = save_checkpoint(event.metrics.epoch, on_device)
 
     full = fit([job], DATA, save)[0]
-    state = load_checkpoint(checkpoints[2])
+    state = load_checkpoint(checkpoints[2], member_shapes(job, DATA.n_classes))
     assert state.epoch == 2
     assert {p.device.type for p in state.params} == {"cpu"}  # loads where there is no GPU
     there = job.model_copy(update={"device": resumed_on})

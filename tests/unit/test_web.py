@@ -101,16 +101,21 @@ def test_cursors_are_times_with_a_zone() -> None:
         parse_after("seven")
 
 
-def test_a_running_job_whose_lease_expired_shows_as_lost() -> None:
+def test_a_running_job_whose_lease_ran_out_shows_as_lost() -> None:
     now = datetime(2026, 11, 27, tzinfo=UTC)
-    job = JobInfo(
-        1, 1, "k", "linear", "cross_entropy", 1.0, None, "running", 1, "host:42",
-        now - timedelta(seconds=121), None, None, None, None, None, None, None, None, None,
-        None, None, {}, None,
-    )  # fmt: skip
-    status, note = state(job, lease_seconds=120, now=now)
-    assert status == "lost" and "host:42" in note
-    assert state(job, lease_seconds=200, now=now) == ("running", "")
+
+    def running(lease_until: datetime | None) -> JobInfo:
+        return JobInfo(
+            1, 1, "k", "linear", "cross_entropy", 1.0, None, "running", 1, 0, "host:42:ab12",
+            now - timedelta(seconds=121), lease_until, None, None, None, None, None, None,
+            None, None, None, None, None, {}, None,
+        )  # fmt: skip
+
+    # The holder's own lease decides, whatever this reader's MNISTGRID_LEASE_SECONDS says.
+    status, note = state(running(now - timedelta(seconds=1)), now=now)
+    assert status == "lost" and "host:42:ab12" in note
+    assert state(running(now + timedelta(seconds=479)), now=now) == ("running", "")
+    assert state(running(None), now=now)[0] == "lost"
 
 
 def test_ages_read_naturally() -> None:

@@ -98,7 +98,7 @@ def demo(folder: Path, grid_file: Path, n_workers: int, data_dir: Path | None) -
         if not done.created and store.get_sweep(done.sweep_id).status != "finished":
             requeue(store, settings, done.sweep_id)  # an earlier demo was interrupted
         reconciler = Reconciler(store, app, settings.lease_seconds, settings.max_attempts)
-        watch(store, done.sweep_id, console(), settings.lease_seconds, on_poll=reconciler)
+        watch(store, done.sweep_id, console(), on_poll=reconciler)
         sweep = await_report(
             store, store.get_sweep(done.sweep_id), lambda: reconciler(done.sweep_id)
         )
@@ -107,9 +107,7 @@ def demo(folder: Path, grid_file: Path, n_workers: int, data_dir: Path | None) -
     paths = report_paths(settings.reports_dir, done.name)
     if sweep.report_status != "written":  # a worker failed to write it, or an earlier demo
         write_report(store, done.sweep_id, settings.reports_dir, load_data=task_loader(settings))
-    table = jobs_table(
-        f"sweep {done.name}", store.sweep_jobs(done.sweep_id), settings.lease_seconds
-    )
+    table = jobs_table(f"sweep {done.name}", store.sweep_jobs(done.sweep_id))
     console().print(table)
     print_where(paths, done.sweep_id, folder)
 

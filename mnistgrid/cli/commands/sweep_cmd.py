@@ -43,7 +43,7 @@ def wait_for(store: Store, settings: Settings, sweep_id: int) -> None:
     reconciler = Reconciler(
         store, make_celery(settings), settings.lease_seconds, settings.max_attempts
     )
-    status = watch_sweep(store, sweep_id, console(), settings.lease_seconds, on_poll=reconciler)
+    status = watch_sweep(store, sweep_id, console(), on_poll=reconciler)
     sweep = store.get_sweep(sweep_id)
     click.echo(
         f"sweep {sweep.name} (id {sweep_id}) {status}: "
@@ -135,7 +135,7 @@ def status(sweep: str | None, **services: object) -> None:
     info = store.get_sweep(sweep)
     title = f"sweep {info.name} (id {info.sweep_id}): {info.status}"
     jobs = store.sweep_jobs(info.sweep_id)
-    console().print(jobs_table(title, jobs, settings.lease_seconds))
+    console().print(jobs_table(title, jobs))
 
 
 @click.command()
@@ -175,5 +175,5 @@ def resume(sweep: str, wait: bool, **services: object) -> None:
 def requeue(store: Store, settings: Settings, sweep_id: int) -> int:
     app = make_celery(settings)
     check_broker(app)
-    ids = store.requeue_unfinished(sweep_id, lease_seconds=settings.lease_seconds)
+    ids = store.requeue_unfinished(sweep_id)
     return send_again(store, app, sweep_id, ids)
