@@ -12,11 +12,11 @@ from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
 from db.clock import Clock
-from db.endings import finish_sweeps_if_done
 from db.leases import charged_loss, lease_live, lease_values
 from db.models import JobModel, SweepModel
 from db.queries import latest_checkpoints, update_rows
 from db.records import TERMINAL_JOB_STATUSES, Claim, Claimed, gave_up_error
+from db.rungs import settle_and_finish
 
 
 def claim_jobs(
@@ -58,7 +58,7 @@ def claim_jobs(
             .values(status="cancelled", finished_at=clock.now())
         )
     gave_up = [fail_spent(session, clock, row, lost, max_attempts) for row, lost in spent]
-    ended = finish_sweeps_if_done(session, clock, [row.sweep_id for row, _ in spent])
+    ended, _ = settle_and_finish(session, clock, [row.sweep_id for row, _ in spent])
     claims = start(session, clock, taken, worker, lease_seconds)
     return Claimed(tuple(claims), tuple(gave_up), tuple(ended))
 
@@ -68,7 +68,7 @@ def sort_claims(
 ) -> tuple[list[tuple[Row[Any], int]], list[int], list[tuple[Row[Any], int]]]:
     """(to start, to cancel, to fail) with each job's lost attempts counted so far.
 
-    - ended jobs are left alone: a duplicate delivery;
+    - ended jobs are left alone: a duplicate delivery; so are parked ones (waiting at a rung);
     - a job another worker holds on a live lease is left to it;
     - a running job whose holder's lease ran out was lost: that start is counted (if it made no
       progress) before the job starts again; one this worker holds is a retry of its own;
@@ -77,7 +77,7 @@ def sort_claims(
     """
     taken, cancelled, spent = [], [], []
     for row in rows:
-        if row.status in TERMINAL_JOB_STATUSES:
+        if row.status in TERMINAL_JOB_STATUSES or row.status == "parked":
             continue
         mine = row.worker == worker
         if row.status == "running" and row.lease_live and not mine:

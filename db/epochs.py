@@ -9,15 +9,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from db.clock import Clock
-from db.endings import end_jobs, finish_sweeps_if_done
+from db.endings import end_jobs
 from db.leases import held_by, renew
-from db.models import CheckpointModel, EpochModel
+from db.models import CheckpointModel, EpochModel, JobModel
 from db.records import EpochWrite, Recorded, StopCheck
 from db.rows import epoch_values
+from db.rungs import park, settle_and_finish
 from db.standings import jobs_the_rule_stops
 from mnistgrid.core.stopping import decides_at
 
@@ -37,25 +39,59 @@ def record_epochs(
         store_epoch(session, clock, write)
     diverged = [w.job_id for w in mine if w.diverged]
     ended = end_jobs(session, clock, diverged, "diverged", held_by(worker))
-    stopped = stops(session, [w for w in mine if not w.diverged], stop)
+    alive = [w for w in mine if not w.diverged]
+    at_rung = park(session, clock, rung_reached(session, alive, stop), worker)
+    stopped = stops(session, [w for w in alive if w.job_id not in at_rung], stop)
     ended += end_jobs(session, clock, stopped, "stopped", held_by(worker))
+    if at_rung and stop is not None:
+        ended.append(stop.sweep_id)
+    finished, settled = settle_and_finish(session, clock, ended)
     return Recorded(
         keep_training=len(held) == len(writes) and "cancelled" not in held.values(),
         diverged=tuple(diverged),
         stopped=tuple(sorted(stopped)),
-        sweeps_ended=tuple(finish_sweeps_if_done(session, clock, ended)),
+        parked=tuple(at_rung),
+        promoted=tuple(settled.promoted),
+        stopped_at_rung=tuple(settled.stopped),
+        sweeps_ended=tuple(finished),
     )
 
 
 def stops(session: Session, alive: Sequence[EpochWrite], stop: StopCheck | None) -> set[int]:
-    """The jobs of `alive` that the sweep's rule stops at the epoch they recorded."""
-    if stop is None or not alive:
+    """The jobs of `alive` that an asynchronous rule (ASHA, median) stops at the epoch they
+    recorded."""
+    if stop is None or stop.rule.synchronous or not alive:
         return set()
     epoch = alive[0].row.epoch
     if not decides_at(stop.rule, epoch, stop.epochs):
         return set()
     deciding = [w.job_id for w in alive]
     return jobs_the_rule_stops(session, stop.sweep_id, epoch, deciding, stop.rule)
+
+
+def rung_reached(
+    session: Session, alive: Sequence[EpochWrite], stop: StopCheck | None
+) -> list[int]:
+    """The jobs of `alive` that a synchronous rule (SHA, Hyperband) parks at the epoch they
+    recorded: a rung of their bracket they have not been promoted past."""
+    if stop is None or not stop.rule.synchronous or not alive:
+        return []
+    return waiting_at_rung(session, {w.job_id: w.row.epoch for w in alive}, stop)
+
+
+def waiting_at_rung(session: Session, epochs: dict[int, int], stop: StopCheck) -> list[int]:
+    """Of these jobs at these epochs, those that must wait there for their rung's decision."""
+    rows = session.execute(
+        select(JobModel.job_id, JobModel.bracket, JobModel.cleared_rung).where(
+            JobModel.job_id.in_(sorted(epochs))
+        )
+    ).all()
+    return [
+        job_id
+        for job_id, bracket, cleared in rows
+        if epochs[job_id] > cleared
+        and decides_at(stop.rule, epochs[job_id], stop.epochs, bracket or 0)
+    ]
 
 
 def store_epoch(session: Session, clock: Clock, write: EpochWrite) -> None:

@@ -16,11 +16,11 @@ from sqlalchemy import and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from db.clock import Clock
-from db.endings import finish_sweeps_if_done
 from db.leases import NO_LEASE, charged_loss, lease_live
 from db.models import JobModel, SweepModel
 from db.queries import find_sweep, status_counts, update_rows
 from db.records import LostJob, TakeOver, gave_up_error
+from db.rungs import settle_and_finish
 
 
 def take_over_lost_jobs(
@@ -42,7 +42,8 @@ def take_over_lost_jobs(
         take_over(session, clock, LostJob(*row, requeued=False), max_attempts) for row in found
     ]
     failed_in = [job.sweep_id for job in lost if not job.requeued]
-    return TakeOver(tuple(lost), tuple(finish_sweeps_if_done(session, clock, failed_in)))
+    ended, _ = settle_and_finish(session, clock, failed_in)
+    return TakeOver(tuple(lost), tuple(ended))
 
 
 def take_over(session: Session, clock: Clock, job: LostJob, max_attempts: int) -> LostJob:
@@ -144,7 +145,7 @@ def requeue_unfinished(session: Session, clock: Clock, sweep_id: int) -> list[in
 def reopen_sweep(session: Session, clock: Clock, sweep_id: int) -> None:
     counts = status_counts(session, sweep_id)
     reopened = {"finished_at": None, "report_status": None, "report_error": None}
-    if counts["running"]:
+    if counts["running"] or counts["parked"]:
         values: dict[str, Any] = {"status": "running", **reopened}
     elif counts["queued"]:
         values = {"status": "queued", **reopened}

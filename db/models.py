@@ -36,7 +36,7 @@ from db.records import JOB_STATUSES
 SWEEP_STATUSES = ("queued", "running", "finished", "cancelled")
 # What became of the report a finished sweep asked for; NULL before it asked.
 REPORT_STATUSES = ("requested", "written", "failed")
-UNFINISHED_JOB_STATUSES = ("queued", "running")
+UNFINISHED_JOB_STATUSES = ("queued", "running", "parked")
 
 # The kind column next to a loss: NULL when there is no loss at all (the baseline).
 FINITE, NAN, POS_INF, NEG_INF = "finite", "nan", "inf", "-inf"
@@ -171,6 +171,10 @@ class JobModel(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The epoch the current start resumed after (0: from scratch).
     start_epoch: Mapped[int | None] = mapped_column(Integer)
+    # The last rung of a synchronous rule (sha, hyperband) the job was promoted past.
+    cleared_rung: Mapped[int] = mapped_column(Integer, server_default="0")
+    # Its Hyperband bracket; NULL for every other rule.
+    bracket: Mapped[int | None] = mapped_column(Integer)
     # When its latest task message was sent: a queued job's message is lost once this is old
     # and its queue is empty.
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

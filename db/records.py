@@ -9,9 +9,19 @@ from typing import Any
 
 from mnistgrid.spec import StopSpec
 
-JOB_STATUSES = ("queued", "running", "succeeded", "diverged", "stopped", "failed", "cancelled")
+JOB_STATUSES = (
+    "queued",
+    "running",
+    "parked",
+    "succeeded",
+    "diverged",
+    "stopped",
+    "failed",
+    "cancelled",
+)
 # A job in one of these has ended; it never changes again (but for `mnistgrid resume`, which
 # runs failed and cancelled jobs again). `stopped`: by the sweep's early-stopping rule.
+# `parked`: waiting at a rung of a synchronous rule (sha, hyperband) for its bracket.
 TERMINAL_JOB_STATUSES = ("succeeded", "diverged", "stopped", "failed", "cancelled")
 
 
@@ -25,6 +35,7 @@ class NewJob:
     loss: str | None
     lr: float | None
     group_key: str | None = None
+    bracket: int | None = None  # its Hyperband bracket
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +113,10 @@ class Recorded:
 
     keep_training: bool
     diverged: tuple[int, ...] = ()
-    stopped: tuple[int, ...] = ()  # by the sweep's early-stopping rule, at this epoch
+    stopped: tuple[int, ...] = ()  # by an asynchronous rule (ASHA, median), at this epoch
+    parked: tuple[int, ...] = ()  # by a synchronous rule (SHA, Hyperband): waiting at a rung
+    promoted: tuple[int, ...] = ()  # past a rung this epoch completed: queued, to be sent
+    stopped_at_rung: tuple[int, ...] = ()  # ... and the parked jobs that rung stopped
     sweeps_ended: tuple[int, ...] = ()
 
 
@@ -128,6 +142,8 @@ class JobInfo:
     started_at: datetime | None
     finished_at: datetime | None
     error: str | None
+    cleared_rung: int
+    bracket: int | None
     final_acc: float | None
     best_acc: float | None
     best_epoch: int | None

@@ -50,6 +50,7 @@ def job_rows(jobs: Sequence[NewJob]) -> list[dict[str, Any]]:
                 "lr": finite(job.lr, "lr"),
                 "params": json_value(job.spec, "spec"),
                 "group_key": job.group_key,
+                "bracket": job.bracket,
                 "status": "queued",
                 "attempts": 0,
             }

@@ -29,7 +29,7 @@ from typing import Any, ParamSpec, TypeVar
 from sqlalchemy import Engine, exc, func, insert, select
 from sqlalchemy.orm import Session
 
-from db import claims, endings, epochs, healing, leases, live, standings
+from db import claims, endings, epochs, healing, leases, live, rungs, standings
 from db.clock import Clock
 from db.engine import make_engine, safe_url, session_scope
 from db.errors import DatabaseUnavailable
@@ -231,14 +231,14 @@ class Store:
 
     @_retrying
     def cancel_sweep(self, sweep_id: int) -> int:
-        """Cancel the sweep and its queued jobs (returns how many); running jobs stop at their
-        next epoch boundary. A finished sweep stays finished."""
+        """Cancel the sweep and its queued and parked jobs (returns how many); running jobs stop
+        at their next epoch boundary. A finished sweep stays finished."""
         with self._write() as session:
             find_sweep(session, sweep_id)
             now = self._clock.now()
             result = session.execute(
                 update_rows(JobModel)
-                .where(JobModel.sweep_id == sweep_id, JobModel.status == "queued")
+                .where(JobModel.sweep_id == sweep_id, JobModel.status.in_(("queued", "parked")))
                 .values(status="cancelled", finished_at=now)
             )
             session.execute(
@@ -295,8 +295,8 @@ class Store:
             sweep_id = healing.fail_queued(session, self._clock, job_id, error)
             if sweep_id is None:
                 return Finished(applied=False, sweep_finished=False)
-            ended = endings.finish_sweep_if_done(session, self._clock, sweep_id)
-            return Finished(True, ended, sweep_id)
+            ended, _ = rungs.settle_and_finish(session, self._clock, [sweep_id])
+            return Finished(True, bool(ended), sweep_id)
 
     @_retrying
     def reports_requested_before(self, seconds: float, sweep_id: int | None = None) -> list[int]:
@@ -434,6 +434,26 @@ class Store:
         with self._write() as session:
             return epochs.record_epochs(session, self._clock, worker, lease_seconds, writes, stop)
 
+    @_retrying
+    def park_at_rungs(
+        self, worker: str, resumed_after: Mapping[int, int], stop: StopCheck
+    ) -> Recorded:
+        """Of `worker`'s jobs about to resume after these epochs, those resuming from a rung
+        whose decision they never met (parked, then cancelled and resumed) wait there again:
+        parked, and the rung decided if that completes it (`Recorded.parked`, `.promoted`)."""
+        with self._write() as session:
+            due = epochs.waiting_at_rung(session, dict(resumed_after), stop)
+            parked = rungs.park(session, self._clock, due, worker)
+            touched = [stop.sweep_id] if parked else []
+            finished, settled = rungs.settle_and_finish(session, self._clock, touched)
+            return Recorded(
+                keep_training=True,
+                parked=tuple(parked),
+                promoted=tuple(settled.promoted),
+                stopped_at_rung=tuple(settled.stopped),
+                sweeps_ended=tuple(finished),
+            )
+
     def record_epoch(
         self,
         job_id: int,
@@ -467,8 +487,8 @@ class Store:
             if not ended:
                 find_job(session, job_id)
                 return Finished(applied=False, sweep_finished=False)
-            done = endings.finish_sweep_if_done(session, self._clock, ended[0])
-            return Finished(True, done, ended[0])
+            done, _ = rungs.settle_and_finish(session, self._clock, ended)
+            return Finished(True, bool(done), ended[0])
 
     @_retrying
     def set_run_info(

@@ -19,7 +19,7 @@ Activation = Literal["sigmoid", "relu"]
 Distance = Literal["mae", "mse"]
 Gradient = Literal["autograd", "manual"]
 Device = Literal["auto", "cpu", "cuda"]
-StopRule = Literal["none", "median", "asha"]
+StopRule = Literal["none", "median", "asha", "sha", "hyperband"]
 Metric = Literal["valid_acc", "valid_loss"]
 Mode = Literal["max", "min"]
 Brackets = Literal["family", "grid"]
@@ -150,9 +150,12 @@ class StopSpec(Frozen):
     reaches a rung continues only if its metric there is in the top 1/reduction of the values
     the other jobs of its bracket recorded at that rung. `median`: from epoch `grace` on, a job
     stops when its best value so far is worse than the median of the other jobs' best values
-    up to that epoch, once `min_jobs` others have reached it. Brackets are the model families
-    (linear, mlp) by default, so a family that starts slower keeps its best; `grid` compares
-    across the whole grid.
+    up to that epoch, once `min_jobs` others have reached it. `sha`: successive halving with
+    synchronous rungs: a job reaching a rung waits there (parked) until every job of its
+    bracket has reached it or ended; then exactly the top 1/reduction go on, re-stacked, and the
+    rest stop. `hyperband`: several SHA brackets whose first rungs are `grace * reduction**b`.
+    Brackets are the model families (linear, mlp) by default, so a family that starts slower
+    keeps its best; `grid` compares across the whole grid.
     """
 
     rule: StopRule = "none"
@@ -166,12 +169,13 @@ class StopSpec(Frozen):
 
     @model_validator(mode="after")
     def _options_of_the_rule(self) -> StopSpec:
-        own = {"reduction": "asha", "min_jobs": "median"}
-        for option, rule in own.items():
+        own = {"reduction": ("asha", "sha", "hyperband"), "min_jobs": ("median",)}
+        for option, rules in own.items():
             # A stored spec lists every option at its default: only a changed one is a mistake.
             changed = getattr(self, option) != type(self).model_fields[option].default
-            if changed and self.rule != rule:
-                raise ValueError(f"{option} applies to rule {rule!r} only, not {self.rule!r}")
+            if changed and self.rule not in rules:
+                names = ", ".join(repr(rule) for rule in rules)
+                raise ValueError(f"{option} applies to rule {names} only, not {self.rule!r}")
         if self.mode is None:
             object.__setattr__(self, "mode", "max" if self.metric == "valid_acc" else "min")
         return self
@@ -179,3 +183,8 @@ class StopSpec(Frozen):
     @property
     def active(self) -> bool:
         return self.rule != "none"
+
+    @property
+    def synchronous(self) -> bool:
+        """Rungs wait for their bracket (jobs are parked there)."""
+        return self.rule in ("sha", "hyperband")

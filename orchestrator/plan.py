@@ -5,27 +5,47 @@ No broker and no database here: `plan` is a pure function that unit tests call d
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable
-
 from db.records import NewJob
-from mnistgrid.core.sizes import member_bytes
+from mnistgrid.core.stacking import fused_groups, group_key
+from mnistgrid.core.stopping import hyperband_shares
 from mnistgrid.spec import JobSpec
 from orchestrator.grid import Grid, expand
 
 
 def plan(grid: Grid, limit: int, group_size: int, group_bytes: int) -> list[NewJob]:
     """The sweep's jobs; those that train as one stack share a `group_key`. A stack holds at
-    most `group_size` jobs, and fewer when they would need more than `group_bytes` of memory."""
+    most `group_size` jobs, and fewer when they would need more than `group_bytes` of memory.
+    Under Hyperband each job gets a bracket, and stacks never cross brackets."""
     specs = expand(grid, limit)
-    groups = (
-        fused_groups(specs, group_size, group_bytes) if grid.spec.fuse else [[s] for s in specs]
-    )
+    bracket_of = brackets(grid, specs)
+    groups = []
+    for bracket in sorted(set(bracket_of.values()), key=lambda b: -1 if b is None else b):
+        members = [s for s in specs if bracket_of[s.key()] == bracket]
+        fused = grid.spec.fuse
+        groups += (
+            fused_groups(members, group_size, group_bytes) if fused else [[s] for s in members]
+        )
     group_of = {s.key(): group_key(g) for g in groups if len(g) > 1 for s in g}
-    return [new_job(s, group_of.get(s.key())) for s in specs]
+    return [new_job(s, group_of.get(s.key()), bracket_of[s.key()]) for s in specs]
 
 
-def new_job(spec: JobSpec, group_key: str | None = None) -> NewJob:
+def brackets(grid: Grid, specs: list[JobSpec]) -> dict[str, int | None]:
+    """Each job's Hyperband bracket, dealt in the paper's proportions over the trained jobs in
+    the order of their keys (so the same grid deals the same); None under any other rule."""
+    rule = grid.spec.stop
+    trained = sorted((s for s in specs if s.model != "baseline"), key=JobSpec.key)
+    dealt: dict[str, int | None] = dict.fromkeys((s.key() for s in specs), None)
+    if rule.rule != "hyperband":
+        return dealt
+    shares = hyperband_shares(rule, grid.spec.train.epochs, len(trained))
+    order = iter(trained)
+    for bracket, share in enumerate(shares):
+        for _ in range(share):
+            dealt[next(order).key()] = bracket
+    return dealt
+
+
+def new_job(spec: JobSpec, group_key: str | None = None, bracket: int | None = None) -> NewJob:
     """The row a job starts as; the baseline has no loss or lr."""
     trains = spec.model != "baseline"
     return NewJob(
@@ -35,49 +55,5 @@ def new_job(spec: JobSpec, group_key: str | None = None) -> NewJob:
         loss=spec.loss if trains else None,
         lr=spec.lr if trains else None,
         group_key=group_key,
+        bracket=bracket,
     )
-
-
-def fused_groups(specs: list[JobSpec], group_size: int, group_bytes: int) -> list[list[JobSpec]]:
-    """Jobs that differ only in lr and seed, in stacks that fit the size and memory bounds.
-
-    Members that share a seed share every mini-batch, which lets a stack run as one wide
-    matmul (about 3x faster than members drawing their own batches, `docs/benchmarks.md`),
-    so stacks are made per seed first; jobs left alone by that are stacked across seeds.
-    """
-    groups = []
-    for same_shape in by_key(specs, shape_of).values():
-        size = stack_size(same_shape[0], group_size, group_bytes)
-        per_seed = [c for same in by_key(same_shape, seed_of).values() for c in chunks(same, size)]
-        groups += [c for c in per_seed if len(c) > 1]
-        groups += chunks([c[0] for c in per_seed if len(c) == 1], size)
-    return groups
-
-
-def shape_of(spec: JobSpec) -> str:
-    return "baseline" + spec.key() if spec.model == "baseline" else spec.shape_key()
-
-
-def seed_of(spec: JobSpec) -> int:
-    return spec.seed
-
-
-def by_key(specs: list[JobSpec], key: Callable[[JobSpec], object]) -> dict[object, list[JobSpec]]:
-    grouped: dict[object, list[JobSpec]] = {}
-    for spec in specs:
-        grouped.setdefault(key(spec), []).append(spec)
-    return grouped
-
-
-def chunks(specs: list[JobSpec], size: int) -> list[list[JobSpec]]:
-    return [specs[i : i + size] for i in range(0, len(specs), size)]
-
-
-def stack_size(spec: JobSpec, group_size: int, group_bytes: int) -> int:
-    if spec.model == "baseline":
-        return 1
-    return max(1, min(group_size, group_bytes // member_bytes(spec)))
-
-
-def group_key(group: list[JobSpec]) -> str:
-    return hashlib.sha256("".join(s.key() for s in group).encode()).hexdigest()[:16]

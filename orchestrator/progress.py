@@ -24,6 +24,7 @@ STATUS_STYLE = {
     "failed": "red",
     "cancelled": "dim",
     "running": "cyan",
+    "parked": "yellow",
     "queued": "white",
 }
 

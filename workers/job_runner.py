@@ -18,7 +18,7 @@ import torch
 from pydantic import ValidationError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from db.records import Claim, EpochRow, EpochWrite, StopCheck, SweepInfo
+from db.records import Claim, EpochRow, EpochWrite, Recorded, StopCheck, SweepInfo
 from db.store import Store
 from mnistgrid import __version__
 from mnistgrid.core.checkpoint import load_checkpoint, save_checkpoint
@@ -83,6 +83,15 @@ class Outcome:
     sweeps_ended: list[int] = field(default_factory=list)
     handed_back: list[int] = field(default_factory=list)
     stopped: list[int] = field(default_factory=list)  # by the sweep's early-stopping rule
+    parked: list[int] = field(default_factory=list)  # waiting at a rung (sha, hyperband)
+    promoted: list[int] = field(default_factory=list)  # past a rung: queued, to be sent
+
+    def add(self, recorded: Recorded) -> None:
+        """What a store write that may stop, park or promote jobs did."""
+        self.sweeps_ended += recorded.sweeps_ended
+        self.stopped += [*recorded.stopped, *recorded.stopped_at_rung]
+        self.parked += recorded.parked
+        self.promoted += recorded.promoted
 
 
 @dataclass(frozen=True)
@@ -144,7 +153,11 @@ class JobRunner:
             ready = self.set_up(claims)
             if self.shutting_down():
                 return self.hand_back(claims, outcome)
-            recorder = EpochRecorder(self, claims, outcome, stop_check(sweep, ready.specs[0]))
+            stop = stop_check(sweep, ready.specs[0])
+            claims, ready = self.wait_at_rungs(claims, ready, stop, outcome)
+            if not claims:
+                return None
+            recorder = EpochRecorder(self, claims, outcome, stop)
             results = train_jobs(ready.specs, ready.data, recorder, ready.start)
         except SetUpFailed as error:
             return self.fail(claims, str(error), outcome)
@@ -178,6 +191,21 @@ class JobRunner:
                 f"resuming after epoch {state.epoch}" if state else "starting at epoch 1",
             )
         return SetUp(specs, data, start)
+
+    def wait_at_rungs(
+        self, claims: list[Claim], ready: SetUp, stop: StopCheck | None, outcome: Outcome
+    ) -> tuple[list[Claim], SetUp]:
+        """Under a synchronous rule, jobs resuming from a rung they were never promoted past
+        park there instead of training on; the others train."""
+        resumed = {c.job_id: s.epoch for c, s in zip(claims, ready.start, strict=True) if s}
+        if stop is None or not stop.rule.synchronous or not resumed:
+            return claims, ready
+        recorded = self.store.park_at_rungs(self.worker, resumed, stop)
+        outcome.add(recorded)
+        keep = [i for i, claim in enumerate(claims) if claim.job_id not in recorded.parked]
+        return [claims[i] for i in keep], SetUp(
+            [ready.specs[i] for i in keep], ready.data, [ready.start[i] for i in keep]
+        )
 
     def fail(self, claims: list[Claim], error: str, outcome: Outcome) -> None:
         for claim in claims:
@@ -256,11 +284,11 @@ class EpochRecorder:
             lease_seconds=runner.settings.lease_seconds,
             stop=self.stop,
         )
-        self.outcome.sweeps_ended += recorded.sweeps_ended
-        self.outcome.stopped += recorded.stopped
+        self.outcome.add(recorded)
         if not recorded.keep_training or runner.shutting_down():
             raise StopTraining
-        return [self.member_of[job_id] for job_id in recorded.stopped]
+        # Stopped and parked members leave the stack; the others train on.
+        return [self.member_of[job_id] for job_id in (*recorded.stopped, *recorded.parked)]
 
     def write(self, event: MemberEpoch) -> EpochWrite:
         checkpoint = None

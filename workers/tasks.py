@@ -60,14 +60,19 @@ def train_jobs(job_ids: list[int]) -> dict[str, object]:
     for sweep_id in outcome.sweeps_ended:
         # The report is a task of its own: a failure or a retry there never touches the jobs.
         request_report(store(), app, sweep_id)
-    if outcome.handed_back:
-        # At once, for another worker to resume them from their checkpoints.
-        sweep_id = store().get_job(outcome.handed_back[0]).sweep_id
-        send_again(store(), app, sweep_id, outcome.handed_back)
-        log.info("handed back jobs %s at shutdown", outcome.handed_back)
+    # At once: handed back, for another worker to resume them from their checkpoints;
+    # promoted past a rung, as the new stacks of the survivors.
+    for why, again in (("handed back", outcome.handed_back), ("promoted", outcome.promoted)):
+        if again:
+            sweep_id = store().get_job(again[0]).sweep_id
+            send_again(store(), app, sweep_id, again)
+            log.info("%s jobs %s", why, again)
     return {
         "jobs": job_ids,
         "sweeps_ended": outcome.sweeps_ended,
         "handed_back": outcome.handed_back,
-        "stopped": outcome.stopped,  # Flower shows the result: jobs the stopping rule ended
+        # Flower shows the result: what the stopping rule did
+        "stopped": outcome.stopped,
+        "parked": outcome.parked,
+        "promoted": outcome.promoted,
     }

@@ -12,6 +12,13 @@ waits for other jobs to reach a rung; a job reaching a rung continues only if it
 1/reduction of the values recorded there so far, its own included (ties continue). The median
 rule follows Optuna's MedianPruner: a job's best value so far against the median of the
 others' best values up to the same epoch.
+
+SHA is successive halving with synchronous rungs: a job reaching a rung waits (parked) until
+every job of its bracket has reached it or ended; then exactly the top 1/reduction of them go
+on (`promoted`). Hyperband (Li et al. 2018, as Ray Tune's HyperBandScheduler) runs several SHA
+brackets side by side, bracket b with its first rung reduction**b times later, so that a slow
+starter meets a bracket that does not cut it early; `hyperband_shares` deals the grid's jobs
+out to them in the paper's proportions.
 """
 
 from __future__ import annotations
@@ -42,11 +49,49 @@ def asha_rungs(grace: int, reduction: int, epochs: int) -> list[int]:
     return rungs
 
 
-def decides_at(rule: StopSpec, epoch: int, epochs: int) -> bool:
+SYNCHRONOUS = ("sha", "hyperband")
+
+
+def rungs(rule: StopSpec, epochs: int, bracket: int = 0) -> list[int]:
+    """The rungs of ASHA and SHA, and of Hyperband's bracket `bracket`: its first rung is
+    `grace * reduction**bracket`."""
+    if rule.rule not in ("asha", *SYNCHRONOUS):
+        return []
+    return asha_rungs(rule.grace * rule.reduction**bracket, rule.reduction, epochs)
+
+
+def decides_at(rule: StopSpec, epoch: int, epochs: int, bracket: int = 0) -> bool:
     """Whether the rule looks at the jobs when they have finished `epoch`."""
-    if rule.rule == "asha":
-        return epoch in asha_rungs(rule.grace, rule.reduction, epochs)
-    return rule.rule == "median" and rule.grace <= epoch < epochs
+    if rule.rule == "median":
+        return rule.grace <= epoch < epochs
+    return epoch in rungs(rule, epochs, bracket)
+
+
+def hyperband_brackets(rule: StopSpec, epochs: int) -> int:
+    """How many brackets: s_max + 1, where s_max = floor(log_reduction(epochs / grace)); the
+    last bracket has no rung and trains its jobs to the end."""
+    s_max, first_rung = 0, rule.grace
+    while first_rung * rule.reduction <= epochs:
+        s_max, first_rung = s_max + 1, first_rung * rule.reduction
+    return s_max + 1
+
+
+def hyperband_shares(rule: StopSpec, epochs: int, n_jobs: int) -> list[int]:
+    """How many of `n_jobs` each bracket gets, in the paper's proportions: bracket b (the one
+    that starts s = s_max - b rungs before the end) takes ceil((s_max + 1) / (s + 1) * eta**s)
+    parts; the jobs are dealt by largest remainder, so the shares add up to `n_jobs`."""
+    n_brackets = hyperband_brackets(rule, epochs)
+    s_max = n_brackets - 1
+    parts = [
+        math.ceil(n_brackets / (s_max - b + 1) * rule.reduction ** (s_max - b))
+        for b in range(n_brackets)
+    ]
+    exact = [n_jobs * part / sum(parts) for part in parts]
+    shares = [math.floor(x) for x in exact]
+    by_remainder = sorted(range(n_brackets), key=lambda b: (shares[b] - exact[b], b))
+    for b in by_remainder[: n_jobs - sum(shares)]:
+        shares[b] += 1
+    return shares
 
 
 def jobs_to_stop(
@@ -67,6 +112,18 @@ def _asha_stops(rule: StopSpec, job: int, reached: Mapping[int, Reached]) -> boo
     mine = _score(rule, reached[job].value)
     cutoff = _percentile([mine, *_others(rule, job, reached)], 1 - 1 / rule.reduction)
     return mine < cutoff
+
+
+def promoted(
+    rule: StopSpec, reached: Mapping[int, float | None], waiting: Iterable[int]
+) -> set[int]:
+    """SHA at a complete rung: of the jobs `waiting` there, those among the top
+    ceil(n / reduction) of all n jobs that `reached` it (ties with the last one go on too)."""
+    scores = sorted((_score(rule, value) for value in reached.values()), reverse=True)
+    if not scores:
+        return set()
+    cutoff = scores[math.ceil(len(scores) / rule.reduction) - 1]
+    return {job for job in waiting if _score(rule, reached[job]) >= cutoff}
 
 
 def _median_stops(rule: StopSpec, job: int, reached: Mapping[int, Reached]) -> bool:

@@ -6,6 +6,7 @@ import math
 import statistics
 from collections.abc import Mapping
 
+from mnistgrid.core.stopping import rungs
 from mnistgrid.report.confusion import Confusion, Unavailable
 from mnistgrid.report.document import (
     Block,
@@ -99,7 +100,8 @@ def overview(data: SweepData) -> list[Block]:
             0,
             Notice(
                 "this sweep was **not finished** when this report was made: "
-                f"{waiting['running']} running and {waiting['queued']} queued jobs. Their "
+                f"{waiting['running']} running, {waiting['parked']} parked at a rung and "
+                f"{waiting['queued']} queued jobs. Their "
                 "figures are the epochs stored so far; make the report again when the sweep has "
                 "ended."
             ),
@@ -196,7 +198,7 @@ def stopping_blocks(data: SweepData, bests: list[FamilyBest]) -> list[Block]:
     done = stopping_summary(data)
     brackets = "per model family" if rule.brackets == "family" else "across the whole grid"
     options = f"grace {rule.grace}" + (
-        f", reduction {rule.reduction}" if rule.rule == "asha" else f", min_jobs {rule.min_jobs}"
+        f", min_jobs {rule.min_jobs}" if rule.rule == "median" else f", reduction {rule.reduction}"
     )
     blocks: list[Block] = [
         Paragraph(
@@ -205,7 +207,8 @@ def stopping_blocks(data: SweepData, bests: list[FamilyBest]) -> list[Block]:
             f"of the full grid's {done.full_epochs} epochs ({done.ratio:.1f}x fewer), saving "
             f"about {seconds(done.seconds_saved)} s of training (each model's mean epoch time "
             "times the epochs it did not train)."
-        )
+        ),
+        *rung_blocks(data),
     ]
     full = data.full_grid
     if full is None:
@@ -221,6 +224,24 @@ def stopping_blocks(data: SweepData, bests: list[FamilyBest]) -> list[Block]:
     )
     header = ("family", "best, stopping early", f"best, full grid ({full.sweep_name})", "")
     return blocks + [Table(header, rows, (False, True, True, False))]
+
+
+def rung_blocks(data: SweepData) -> list[Block]:
+    """At each rung (of each Hyperband bracket): how many jobs reached it, went on, stopped."""
+    rule, rows = data.stop, []
+    trained = [job for job in data.jobs if job.model != "baseline"]
+    for bracket in sorted({job.bracket or 0 for job in trained}):
+        jobs = [job for job in trained if (job.bracket or 0) == bracket]
+        for rung in rungs(rule, max(job.spec.epochs for job in jobs), bracket):
+            reached = [job for job in jobs if len(job.epochs) >= rung]
+            stopped = sum(job.status == "stopped" and len(job.epochs) == rung for job in reached)
+            name = f"bracket {bracket}, " if rule.rule == "hyperband" else ""
+            rows.append((f"{name}epoch {rung}", len(reached), len(reached) - stopped, stopped))
+    if not rows:
+        return []
+    header = ("rung", "jobs that reached it", "went on", "stopped there")
+    cells = tuple((name, str(a), str(b), str(c)) for name, a, b, c in rows)
+    return [Table(header, cells, (False, True, True, True))]
 
 
 def same_best(best: FamilyBest, full: FullGrid) -> str:

@@ -19,7 +19,7 @@ from mnistgrid.spec import JobSpec, StopSpec
 FAMILIES = ("baseline mae", "baseline mse", "linear", "mlp")
 MODEL_ORDER = ("linear", "mlp")  # the trained ones
 LOSS_ORDER = ("mnist_loss", "softmax_mse", "cross_entropy")
-UNFINISHED = ("queued", "running")
+UNFINISHED = ("queued", "running", "parked")
 FAILED = ("failed", "diverged", "cancelled")
 
 
@@ -37,6 +37,7 @@ class JobResult:
     seconds: float | None
     error: str | None
     epochs: tuple[EpochRow, ...]
+    bracket: int | None = None  # its Hyperband bracket
 
     @property
     def family(self) -> str:
@@ -177,6 +178,7 @@ def job_result(info: JobInfo, epochs: list[EpochRow]) -> JobResult:
         seconds=either(info.train_seconds, sum(r.seconds for r in epochs) if epochs else None),
         error=info.error,
         epochs=tuple(epochs),
+        bracket=info.bracket,
     )
 
 

@@ -126,9 +126,9 @@ def test_no_stop_table_keeps_the_hash_grids_had_before_stopping_existed():
     ("table", "message"),
     [
         ('rule = "asha"\nreduction = 1', "stop.reduction"),
-        ('rule = "median"\nreduction = 2', "reduction applies to rule 'asha' only"),
+        ('rule = "median"\nreduction = 2', "reduction applies to rule 'asha', 'sha', 'hyperband' only"),
         ('rule = "asha"\ngrace = 5', "stop.grace: 5 epochs leaves nothing to stop"),
-        ('rule = "hyperband"', "stop.rule"),
+        ('rule = "bohb"', "stop.rule"),
         ('rule = "asha"\nwhen = "soon"', "stop.when: unknown key"),
     ],
 )

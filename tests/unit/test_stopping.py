@@ -9,7 +9,16 @@ import pytest
 import torch
 
 from mnistgrid.core.learner import fit
-from mnistgrid.core.stopping import Reached, asha_rungs, decides_at, jobs_to_stop
+from mnistgrid.core.stopping import (
+    Reached,
+    asha_rungs,
+    decides_at,
+    hyperband_brackets,
+    hyperband_shares,
+    jobs_to_stop,
+    promoted,
+    rungs,
+)
 from mnistgrid.spec import JobSpec, StopSpec
 from tests.unit.synthetic import synthetic_data
 
@@ -103,9 +112,9 @@ def test_no_rule_stops_nothing():
 @pytest.mark.parametrize(
     ("given", "message"),
     [
-        ({"rule": "median", "reduction": 2}, "reduction applies to rule 'asha' only"),
+        ({"rule": "median", "reduction": 2}, "reduction applies to rule 'asha', 'sha', 'hyperband' only"),
         ({"rule": "asha", "min_jobs": 2}, "min_jobs applies to rule 'median' only"),
-        ({"rule": "hyperband"}, "rule"),
+        ({"rule": "bohb"}, "rule"),
         ({"rule": "asha", "reduction": 1}, "reduction"),
         ({"rule": "asha", "grace": 0}, "grace"),
         ({"rule": "asha", "metric": "train_loss"}, "metric"),
@@ -150,3 +159,42 @@ def test_stopped_members_leave_the_stack_and_the_others_train_as_if_alone():
             assert f.train_loss == pytest.approx(a.train_loss, rel=1e-4)
             assert f.valid_acc == pytest.approx(a.valid_acc, abs=1e-6)
         assert all(torch.isfinite(p).all() for p in final_params[member])
+
+
+# -- synchronous rules: SHA and Hyperband ---------------------------------------------------
+
+SHA = StopSpec(rule="sha", grace=1, reduction=3)
+HYPERBAND = StopSpec(rule="hyperband", grace=1, reduction=3)
+
+
+def test_sha_promotes_exactly_the_top_third_of_a_complete_rung():
+    reached = {job: job / 10 for job in range(1, 10)}  # nine jobs, 0.1 .. 0.9
+    assert promoted(SHA, reached, waiting=reached) == {7, 8, 9}
+    # Those that went on before are counted, not promoted again: a late arrival meets them all.
+    assert promoted(SHA, reached, waiting=[8]) == {8}
+    assert promoted(SHA, reached, waiting=[6]) == set()
+
+
+def test_sha_keeps_at_least_one_and_ties_with_the_last_go_on():
+    assert promoted(SHA, {1: 0.2, 2: 0.1}, waiting=[1, 2]) == {1}
+    assert promoted(SHA, {1: 0.5, 2: 0.5, 3: 0.5, 4: 0.1}, waiting=[1, 2, 3, 4]) == {1, 2, 3}
+    # A diverged job (no finite value) is the worst of all; a loss is better when smaller.
+    assert promoted(SHA, {1: None, 2: 0.1, 3: math.inf}, waiting=[1, 2, 3]) == {2}
+    by_loss = StopSpec(rule="sha", metric="valid_loss", reduction=2)
+    assert promoted(by_loss, {1: 0.3, 2: 0.1, 3: 0.2, 4: 0.4}, waiting=[1, 2, 3, 4]) == {2, 3}
+
+
+def test_hyperband_brackets_start_later_by_the_reduction_each():
+    # Li et al.'s example: R = 27 epochs, eta = 3: s_max = 3, four brackets.
+    assert hyperband_brackets(HYPERBAND, 27) == 4
+    assert [rungs(HYPERBAND, 27, b) for b in range(4)] == [[1, 3, 9], [3, 9], [9], []]
+    assert hyperband_brackets(HYPERBAND, 2) == 1 and rungs(HYPERBAND, 2, 0) == [1]
+    assert [e for e in range(1, 28) if decides_at(HYPERBAND, e, 27, bracket=1)] == [3, 9]
+
+
+def test_hyperband_deals_jobs_in_the_papers_proportions():
+    # n_s = ceil((s_max + 1) / (s + 1) * eta**s): 27, 12, 6 and 4 configurations.
+    assert hyperband_shares(HYPERBAND, 27, 49) == [27, 12, 6, 4]
+    for n_jobs in (0, 1, 5, 17, 100):
+        shares = hyperband_shares(HYPERBAND, 27, n_jobs)
+        assert sum(shares) == n_jobs and shares == sorted(shares, reverse=True)

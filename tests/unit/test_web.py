@@ -107,8 +107,8 @@ def test_a_running_job_whose_lease_ran_out_shows_as_lost() -> None:
     def running(lease_until: datetime | None) -> JobInfo:
         return JobInfo(
             1, 1, "k", "linear", "cross_entropy", 1.0, None, "running", 1, 0, "host:42:ab12",
-            now - timedelta(seconds=121), lease_until, None, None, None, None, None, None,
-            None, None, None, None, None, {}, None,
+            now - timedelta(seconds=121), lease_until, None, None, None, None, None, 0, None,
+            None, None, None, None, None, None, {}, None,
         )  # fmt: skip
 
     # The holder's own lease decides, whatever this reader's MNISTGRID_LEASE_SECONDS says.

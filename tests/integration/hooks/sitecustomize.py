@@ -8,6 +8,8 @@
   step for good, as a CUDA kernel or a C library that never returns would.
 - MNISTGRID_TEST_KILL_AFTER_STOP=FILE: the process that has just ended jobs by the sweep's
   stopping rule kills itself, once (FILE marks that it did).
+- MNISTGRID_TEST_KILL_AFTER_PROMOTE=FILE: the process whose epoch completed a rung (and
+  promoted its survivors) kills itself before it sends them, once (FILE marks that it did).
 - MNISTGRID_TEST_TERM_AT_EPOCH=EPOCH:FILE: the training process that reaches EPOCH asks its
   worker for a warm shutdown (SIGTERM, as `docker compose stop`) just before it records that
   epoch, once (FILE marks that it did): the worker hands its jobs back at that boundary.
@@ -24,6 +26,7 @@ _KILL_LR = os.environ.get("MNISTGRID_TEST_KILL_LR")
 _HANG_LR = os.environ.get("MNISTGRID_TEST_HANG_LR")
 _KILL_AFTER_STOP = os.environ.get("MNISTGRID_TEST_KILL_AFTER_STOP")
 _TERM_AT_EPOCH = os.environ.get("MNISTGRID_TEST_TERM_AT_EPOCH")
+_KILL_AFTER_PROMOTE = os.environ.get("MNISTGRID_TEST_KILL_AFTER_PROMOTE")
 
 
 def _die() -> None:
@@ -83,3 +86,17 @@ if _TERM_AT_EPOCH:
         return _record_epoch(self, events)
 
     EpochRecorder.__call__ = _term_then_record
+
+if _KILL_AFTER_PROMOTE:
+    from workers.job_runner import Outcome
+
+    _add = Outcome.add
+
+    def _add_then_die(self, recorded):  # noqa: ANN001, ANN202
+        _add(self, recorded)
+        marker = Path(_KILL_AFTER_PROMOTE)
+        if recorded.promoted and not marker.exists():
+            marker.write_text(",".join(str(job_id) for job_id in recorded.promoted))
+            _die()
+
+    Outcome.add = _add_then_die
