@@ -173,6 +173,10 @@ def parse_grid(text: str, default_name: str, where: str = "") -> Grid:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise BadInput(f"{where}not valid TOML: {error}") from None
+    except RecursionError:
+        # tomllib parses nested arrays and inline tables recursively: `x = [[[[...` a few
+        # hundred deep exhausts the stack. No grid value is nested more than two deep.
+        raise BadInput(f"{where}not a grid file: values nested too deeply") from None
     try:
         spec = GridFile.model_validate(document)
     except ValidationError as error:

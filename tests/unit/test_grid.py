@@ -135,3 +135,13 @@ def test_no_stop_table_keeps_the_hash_grids_had_before_stopping_existed():
 def test_a_bad_stop_table_is_one_line_naming_the_key(table, message):
     with pytest.raises(BadInput, match=message):
         parse_grid(GRID + f"[stop]\n{table}\n", "g")
+
+
+@pytest.mark.parametrize("depth", [5000, 100_000])
+def test_a_value_nested_thousands_deep_is_one_line_not_a_recursion_error(depth):
+    text = '[grid]\nmodel = "linear"\nlr = ' + "[" * depth + "1.0" + "]" * depth + "\n"
+    with pytest.raises(BadInput, match="nested too deeply"):
+        parse_grid(text, "g", where="deep.toml: ")
+    table = "x = " + "{a = " * depth + "1" + "}" * depth + "\n[grid]\nmodel = 'linear'\n"
+    with pytest.raises(BadInput, match="nested too deeply"):
+        parse_grid(table, "g")
