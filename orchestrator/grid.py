@@ -178,7 +178,11 @@ def parse_grid(text: str, default_name: str, where: str = "") -> Grid:
         # hundred deep exhausts the stack. No grid value is nested more than two deep.
         raise BadInput(f"{where}not a grid file: values nested too deeply") from None
     try:
-        spec = GridFile.model_validate(document)
+        # Strict: a grid file's values have their own TOML types. `lr = [true]`, `lr = ["1"]`
+        # or `epochs = 2.0` are mistakes, not 1.0 and 2; an integer is a number where a float
+        # is expected (`lr = [1]`). Specs read back from the database stay lax (tuples come
+        # back as lists).
+        spec = GridFile.model_validate(document, strict=True)
     except ValidationError as error:
         raise BadInput(describe_validation_error(error, where)) from None
     return Grid(name=spec.name or default_name, spec=spec)

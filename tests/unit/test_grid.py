@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from mnistgrid.core.sizes import member_bytes
 from mnistgrid.errors import BadInput
-from mnistgrid.spec import JobSpec
+from mnistgrid.spec import JobSpec, StopSpec
 from orchestrator.grid import count_jobs, expand, load_grid, parse_grid
 from orchestrator.plan import plan
 
@@ -145,3 +146,80 @@ def test_a_value_nested_thousands_deep_is_one_line_not_a_recursion_error(depth):
     table = "x = " + "{a = " * depth + "1" + "}" * depth + "\n[grid]\nmodel = 'linear'\n"
     with pytest.raises(BadInput, match="nested too deeply"):
         parse_grid(table, "g")
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ('[grid]\nmodel = "linear"\nlr = [true]', "grid.lr.0: Input should be a valid number"),
+        ('[grid]\nmodel = "linear"\nlr = ["1"]', "grid.lr.0: Input should be a valid number"),
+        ('[grid]\nmodel = "mlp"\nhidden = true', "grid.hidden.0: Input should be a valid integer"),
+        ('[grid]\nmodel = "mlp"\nhidden = 64.0', "grid.hidden.0: Input should be a valid integer"),
+        ('[grid]\nmodel = "linear"\nseed = [false]', "grid.seed.0: Input should be a valid"),
+        ('[grid]\nmodel = "linear"\nbatch_size = "256"', "grid.batch_size.0: Input should be"),
+        ('[data]\nsplit_seed = "7"\n[grid]\nmodel = "linear"', "data.split_seed: Input should be"),
+        ('[data]\nnormalize = 1\n[grid]\nmodel = "linear"', "data.normalize: Input should be"),
+        ('[data]\nnormalize = "true"\n[grid]\nmodel = "linear"', "data.normalize: Input should"),
+        ('[train]\nepochs = 2.0\n[grid]\nmodel = "linear"', "train.epochs: Input should be"),
+        ('[train]\ntime_limit = true\n[grid]\nmodel = "linear"', "train.time_limit: Input should"),
+        ('[train]\ninit_std = "1"\n[grid]\nmodel = "linear"', "train.init_std: Input should be"),
+        ('[stop]\nrule = "asha"\ngrace = true\n[grid]\nmodel = "linear"', "stop.grace: Input"),
+        ('[stop]\nrule = "median"\nmin_jobs = 3.0\n[grid]\nmodel = "linear"', "stop.min_jobs"),
+        ('fuse = 1\n[grid]\nmodel = "linear"', "fuse: Input should be a valid boolean"),
+    ],
+    ids=[
+        "lr-true",
+        "lr-quoted",
+        "hidden-true",
+        "hidden-float",
+        "seed-false",
+        "batch-quoted",
+        "split-seed-quoted",
+        "normalize-1",
+        "normalize-quoted",
+        "epochs-2.0",
+        "time-limit-true",
+        "init-std-quoted",
+        "grace-true",
+        "min-jobs-3.0",
+        "fuse-1",
+    ],
+)
+def test_grid_values_have_their_own_type_no_coercion(document, message):
+    with pytest.raises(BadInput, match=message):
+        parse_grid(document, "g")
+
+
+def test_a_type_error_names_the_value_it_got():
+    with pytest.raises(BadInput, match=r"grid\.lr\.0: Input should be a valid number, got True$"):
+        parse_grid('[grid]\nmodel = "linear"\nlr = [true]', "g")
+
+
+def test_an_integer_is_a_number_where_a_float_is_expected():
+    grid = parse_grid(
+        "[data]\nvalid = 0.2\n[train]\ninit_std = 1\ntime_limit = 60\n"
+        '[grid]\nmodel = "linear"\nlr = [1, 2]\n',
+        "g",
+    )
+    assert grid.spec.grid.lr == [1.0, 2.0] and grid.spec.train.time_limit == 60.0
+    # ... and hashes as the same grid written with floats, so that it finds its sweep again
+    as_floats = parse_grid(
+        "[data]\nvalid = 0.2\n[train]\ninit_std = 1.0\ntime_limit = 60.0\n"
+        '[grid]\nmodel = "linear"\nlr = [1.0, 2.0]\n',
+        "g",
+    )
+    assert grid.hash() == as_floats.hash()
+
+
+def test_stored_params_read_back_from_json_still_validate():
+    """Strictness is for grid files: a job's params come back from the database as JSON, its
+    digit pair a list, and must give the same spec."""
+    grid = parse_grid(
+        '[data]\ndigits = [3, 7]\nvalid = 0.2\n[grid]\nmodel = ["linear", "mlp"]\n', "g"
+    )
+    for job in expand(grid, limit=100):
+        stored = json.loads(json.dumps(job.model_dump(mode="json")))
+        assert stored["data"]["digits"] == [3, 7]
+        assert JobSpec.model_validate(stored) == job
+    stop = parse_grid(GRID + '[stop]\nrule = "asha"\n', "g").spec.model_dump(mode="json")["stop"]
+    assert StopSpec.model_validate(json.loads(json.dumps(stop))).rule == "asha"
