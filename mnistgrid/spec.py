@@ -27,6 +27,9 @@ Brackets = Literal["family", "grid"]
 MAX_EPOCHS = 1000
 MAX_BATCH_SIZE = 60_000
 MAX_HIDDEN = 4096
+# Seeds (a job's `seed`, the data's `split_seed`) are 0..2**31: torch's generator takes at most
+# 2**63 - 1 here, and a job shuffles each epoch with `seed * 1_000_003 + epoch` (core/learner.py).
+MAX_SEED = 2**31
 
 
 class Frozen(BaseModel):
@@ -41,7 +44,7 @@ class DataSpec(Frozen):
     # "test": validate on the test split (post 1). A number: that fraction of the training split,
     # drawn with `split_seed` (the 4-vs-8 post's SubsetRandomSampler).
     valid: str | float = "test"
-    split_seed: int = 42
+    split_seed: int = Field(default=42, ge=0, le=MAX_SEED)
     # Standardise pixels with the training split's mean and std (post 3: 0.1307 / 0.3081).
     normalize: bool = False
 
@@ -85,7 +88,7 @@ class JobSpec(Frozen):
     hidden: int = Field(default=64, ge=1, le=MAX_HIDDEN)
     activation: Activation = "sigmoid"
     init_std: float = Field(default=1.0, gt=0)
-    seed: int = Field(default=0, ge=0)
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
     epochs: int = Field(default=40, ge=1, le=MAX_EPOCHS)
     batch_size: int = Field(default=256, ge=1, le=MAX_BATCH_SIZE)
     gradient: Gradient = "autograd"

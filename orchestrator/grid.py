@@ -31,6 +31,7 @@ from mnistgrid.spec import (
     MAX_BATCH_SIZE,
     MAX_EPOCHS,
     MAX_HIDDEN,
+    MAX_SEED,
     Activation,
     DataSpec,
     Device,
@@ -80,7 +81,11 @@ class Axes(Strict):
     @field_validator("hidden", "seed", "batch_size")
     @classmethod
     def _in_range(cls, values: list[int], info: ValidationInfo) -> list[int]:
-        bounds = {"hidden": (1, MAX_HIDDEN), "seed": (0, 2**31), "batch_size": (1, MAX_BATCH_SIZE)}
+        bounds = {
+            "hidden": (1, MAX_HIDDEN),
+            "seed": (0, MAX_SEED),
+            "batch_size": (1, MAX_BATCH_SIZE),
+        }
         low, high = bounds[info.field_name]
         for value in values:
             if not low <= value <= high:

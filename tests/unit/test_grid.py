@@ -6,10 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
+from pydantic import ValidationError
 
+from mnistgrid.core.learner import shuffle_seed
 from mnistgrid.core.sizes import member_bytes
 from mnistgrid.errors import BadInput
-from mnistgrid.spec import JobSpec, StopSpec
+from mnistgrid.spec import MAX_EPOCHS, MAX_SEED, DataSpec, JobSpec, StopSpec
 from orchestrator.grid import count_jobs, expand, load_grid, parse_grid
 from orchestrator.plan import plan
 
@@ -223,3 +226,31 @@ def test_stored_params_read_back_from_json_still_validate():
         assert JobSpec.model_validate(stored) == job
     stop = parse_grid(GRID + '[stop]\nrule = "asha"\n', "g").spec.model_dump(mode="json")["stop"]
     assert StopSpec.model_validate(json.loads(json.dumps(stop))).rule == "asha"
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ("[data]\nsplit_seed = 99999999999999999999999", "data.split_seed: Input should be less"),
+        ("[data]\nsplit_seed = 2147483649", "data.split_seed: Input should be less"),
+        ("[data]\nsplit_seed = -1", "data.split_seed: Input should be greater"),
+        ("[grid]\nseed = [0, 2147483649]", "grid.seed: must be between 0 and 2147483648"),
+    ],
+)
+def test_seeds_are_bounded_to_what_torchs_generator_takes(document, message):
+    if "[grid]" not in document:
+        document += "\n[grid]"
+    with pytest.raises(BadInput, match=message):
+        parse_grid(document + '\nmodel = "linear"\n', "g")
+
+
+def test_the_largest_seeds_fit_torchs_generator_with_the_shuffle_arithmetic():
+    spec = JobSpec(model="linear", seed=MAX_SEED, data=DataSpec(split_seed=MAX_SEED))
+    torch.Generator().manual_seed(shuffle_seed(spec.seed, MAX_EPOCHS))
+    torch.Generator().manual_seed(spec.data.split_seed)
+    assert shuffle_seed(MAX_SEED, MAX_EPOCHS) < 2**63
+    for bad in (MAX_SEED + 1, -1):
+        with pytest.raises(ValidationError):
+            JobSpec(model="linear", seed=bad)
+        with pytest.raises(ValidationError):
+            DataSpec(split_seed=bad)
