@@ -11,6 +11,9 @@ JOB_STATUSES = ("queued", "running", "succeeded", "diverged", "stopped", "failed
 # A job in one of these has ended; it never changes again (but for `mnistgrid resume`, which
 # runs failed and cancelled jobs again). `stopped`: by the sweep's early-stopping rule.
 TERMINAL_JOB_STATUSES = ("succeeded", "diverged", "stopped", "failed", "cancelled")
+# The largest id (sweep, job) or epoch number the tables hold: their keys are INTEGER, 32 bits
+# on PostgreSQL. A larger number names nothing, and must not reach a query (psycopg refuses it).
+MAX_ID = 2**31 - 1
 
 
 @dataclass(frozen=True, slots=True)

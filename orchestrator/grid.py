@@ -41,6 +41,8 @@ from mnistgrid.spec import (
     Loss,
     Model,
     StopSpec,
+    fit_sweep_name,
+    sweep_name_problem,
 )
 
 
@@ -103,12 +105,19 @@ class Training(Strict):
 
 
 class GridFile(Strict):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: str | None = None
     fuse: bool = True
     data: DataSpec = DataSpec()
     train: Training = Training()
     stop: StopSpec = StopSpec()
     grid: Axes
+
+    @field_validator("name")
+    @classmethod
+    def _a_sweep_name(cls, name: str | None) -> str | None:
+        if name is not None and (problem := sweep_name_problem(name)) is not None:
+            raise ValueError(problem)
+        return name
 
     @model_validator(mode="after")
     def _grace_inside_the_epochs(self) -> GridFile:
@@ -190,10 +199,12 @@ def parse_grid(text: str, default_name: str, where: str = "") -> Grid:
         spec = GridFile.model_validate(document, strict=True)
     except ValidationError as error:
         raise BadInput(describe_validation_error(error, where)) from None
-    return Grid(name=spec.name or default_name, spec=spec)
+    return Grid(name=spec.name or fit_sweep_name(default_name), spec=spec)
 
 
 def load_grid(path: Path) -> Grid:
+    """The grid in the file at `path`; without a `name`, the sweep is named after the file's
+    stem, made to fit the name rule (`my grid.toml` -> `my_grid`, see `fit_sweep_name`)."""
     return parse_grid(read_text(path), default_name=path.stem, where=f"{path}: ")
 
 

@@ -12,7 +12,15 @@ from pydantic import ValidationError
 from mnistgrid.core.learner import shuffle_seed
 from mnistgrid.core.sizes import member_bytes
 from mnistgrid.errors import BadInput
-from mnistgrid.spec import MAX_EPOCHS, MAX_SEED, DataSpec, JobSpec, StopSpec
+from mnistgrid.spec import (
+    MAX_EPOCHS,
+    MAX_SEED,
+    DataSpec,
+    JobSpec,
+    StopSpec,
+    fit_sweep_name,
+    sweep_name_problem,
+)
 from orchestrator.grid import count_jobs, expand, load_grid, parse_grid
 from orchestrator.plan import plan
 
@@ -254,3 +262,19 @@ def test_the_largest_seeds_fit_torchs_generator_with_the_shuffle_arithmetic():
             JobSpec(model="linear", seed=bad)
         with pytest.raises(ValidationError):
             DataSpec(split_seed=bad)
+
+
+@pytest.mark.parametrize(
+    "stem",
+    ["ok", "my grid (v2)", "2024", "007", "_x", "...", "", "a/b", "é" * 300, "-" * 5, "\x00"],
+)
+def test_a_file_stem_always_makes_a_valid_sweep_name(stem):
+    name = fit_sweep_name(stem)
+    assert sweep_name_problem(name) is None, (stem, name)
+    assert parse_grid('[grid]\nmodel = "linear"\n', stem).name == name
+
+
+def test_the_grid_files_name_follows_the_rule():
+    assert parse_grid('name = "a.b_c-1"\n[grid]\nmodel = "linear"\n', "g").name == "a.b_c-1"
+    with pytest.raises(BadInput, match="^g.toml: name: must not be all digits"):
+        parse_grid('name = "12"\n[grid]\nmodel = "linear"\n', "g", where="g.toml: ")
