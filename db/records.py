@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from mnistgrid.spec import is_sweep_name
+
 JOB_STATUSES = ("queued", "running", "succeeded", "diverged", "stopped", "failed", "cancelled")
 # A job in one of these has ended; it never changes again (but for `mnistgrid resume`, which
 # runs failed and cancelled jobs again). `stopped`: by the sweep's early-stopping rule.
@@ -56,6 +58,12 @@ class SweepInfo:
     @property
     def n_jobs(self) -> int:
         return sum(self.counts.values())
+
+    @property
+    def ref(self) -> str:
+        """How a command line names this sweep: its name, or its id when the name breaks the
+        name rule (stored before it: `1` would be read as an id, `a b` split by a shell)."""
+        return self.name if is_sweep_name(self.name) else str(self.sweep_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -162,7 +162,8 @@ def ten_digit_sweep(tmp_path_factory, loader):
 
 def test_writes_every_file(ten_digit_sweep):
     store, sweep_id, paths, _ = ten_digit_sweep
-    assert paths == report_paths(paths.dir.parent, "ten")
+    assert paths == report_paths(paths.dir.parent, "ten", sweep_id)
+    assert paths.dir.name == "ten"  # a valid name is its own folder
     for path in (paths.markdown, paths.html, paths.csv):
         assert path.stat().st_size > 0
     pngs = sorted(p.name for p in paths.dir.glob("*.png"))

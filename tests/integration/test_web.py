@@ -68,8 +68,9 @@ def web(settings: Settings, store: Store) -> httpx.Client:
 
 
 def test_every_page_shows_the_sweep(web: httpx.Client, sweep: Sweep, settings: Settings) -> None:
-    report_paths(settings.reports_dir, sweep.name).html.parent.mkdir(parents=True)
-    report_paths(settings.reports_dir, sweep.name).html.write_text("<p>the report</p>")
+    report = report_paths(settings.reports_dir, sweep.name, sweep.sweep_id).html
+    report.parent.mkdir(parents=True)
+    report.write_text("<p>the report</p>")
 
     listing = web.get("/")
     assert listing.status_code == 200
@@ -94,7 +95,8 @@ def test_every_page_shows_the_sweep(web: httpx.Client, sweep: Sweep, settings: S
     assert "<test>" not in text.split('id="figures">')[1].split("</script>")[0]  # escaped JSON
     flower = f'href="{FLOWER}/tasks?name=%22web%20%3Ctest%3E%3A%20%22"'
     assert flower in row(text, sweep.running)  # each job links to its sweep's tasks
-    report_link = "/reports/web_test_/report.html"
+    # `web <test>` breaks the name rule (stored before it): its folder has its id
+    report_link = f"/reports/web_test_%40{sweep.sweep_id}/report.html"
     assert f'href="{report_link}"' in text
     assert web.get(report_link).text == "<p>the report</p>"
     assert web.get(f"/api/sweeps/{sweep.sweep_id}/summary").json()["report_url"] == report_link

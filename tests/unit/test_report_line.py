@@ -35,7 +35,7 @@ def finished_sweep(report_status: str | None, error: str | None = None) -> Sweep
 
 
 def test_a_written_report_in_this_folder_is_named(settings, capsys):
-    html = report_paths(settings.reports_dir, "quick").html
+    html = report_paths(settings.reports_dir, "quick", 1).html
     html.parent.mkdir(parents=True)
     html.write_text("<html></html>")
     assert echo_report(settings, finished_sweep("written"))

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from db.records import JobInfo
+from db.records import JobInfo, SweepInfo
 from mnistgrid.errors import BadInput
 from mnistgrid.settings import Settings, is_loopback, load_settings
 from mnistgrid.web.access import BasicAuth, credentials
@@ -84,10 +84,15 @@ def test_flower_links_search_the_sweeps_task_names(tmp_path) -> None:
     )
     quoted = flower_tasks_url("http://f:5555", 'a "b"')
     assert quoted.endswith("%22a%20%5C%22b%5C%22%3A%20%22")
-    assert report_url(tmp_path, "quick") is None
-    (tmp_path / "q_k").mkdir()
-    (tmp_path / "q_k" / "report.html").write_text("x")
-    assert report_url(tmp_path, "q k") == "/reports/q_k/report.html"
+    now = datetime(2026, 11, 27, tzinfo=UTC)
+    quick, old = (SweepInfo(7, name, {}, "h", "finished", now, now) for name in ("quick", "q k"))
+    assert report_url(tmp_path, quick) is None
+    for folder in ("quick", "q_k@7"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "report.html").write_text("x")
+    assert report_url(tmp_path, quick) == "/reports/quick/report.html"
+    # a name from before the name rule: its own folder, never the one `q_k` would have
+    assert report_url(tmp_path, old) == "/reports/q_k%407/report.html"
 
 
 def test_cursors_are_times_with_a_zone() -> None:

@@ -76,8 +76,8 @@ def await_report(
 def echo_report(settings: Settings, sweep: SweepInfo) -> bool:
     """Say where the sweep's report is, or why there is none; False when it failed. The
     worker writes it into its own MNISTGRID_REPORTS_DIR, which this machine may not share."""
-    html = report_paths(settings.reports_dir, sweep.name).html
-    rewrite = f"`mnistgrid report {sweep.name}` writes it here"
+    html = report_paths(settings.reports_dir, sweep.name, sweep.sweep_id).html
+    rewrite = f"`mnistgrid report {sweep.ref}` writes it here"
     if sweep.report_status == "failed":
         click.echo(f"report: failed on the worker: {sweep.report_error}; {rewrite}", err=True)
         return False
