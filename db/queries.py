@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from db.models import CheckpointModel, EpochModel, JobModel, SweepModel
 from db.records import JOB_STATUSES, MAX_ID, Checkpoint, JobInfo
-from mnistgrid.errors import BadInput, NotFound
+from mnistgrid.errors import BadInput, NotFound, printable
 from mnistgrid.spec import MAX_SWEEP_NAME
 
 
@@ -30,19 +30,13 @@ def find_sweep(session: Session, ref: str | int) -> SweepModel:
         # (PostgreSQL's text cannot hold a NUL: no name has one)
         sweep = session.scalar(select(SweepModel).where(SweepModel.name == ref))
     if sweep is None:
-        raise NotFound(f"no sweep '{shown(ref)}'")
+        raise NotFound(f"no sweep '{printable(str(ref))}'")
     return sweep
 
 
 def is_id(ref: str) -> bool:
     """Whether `ref` spells an id the tables can hold (ASCII digits, 1..MAX_ID)."""
     return ref.isascii() and ref.isdigit() and len(ref) <= 10 and 0 < int(ref) <= MAX_ID
-
-
-def shown(ref: object, limit: int = 80) -> str:
-    """A ref as an error message quotes it: control characters escaped, cut short."""
-    text = str(ref) if str(ref).isprintable() else repr(str(ref))[1:-1]
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def find_job(session: Session, job_id: int) -> None:

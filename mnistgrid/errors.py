@@ -47,3 +47,9 @@ def describe_validation_error(
 def shorten(text: str, limit: int = 60) -> str:
     """`text`, cut to `limit` characters with `...`: a value quoted in an error stays short."""
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def printable(text: str, limit: int = 80) -> str:
+    """Something the user typed, as an error message quotes it: control characters escaped
+    (`a\\x00b`), cut short, so that the message stays one readable line."""
+    return shorten(text if text.isprintable() else repr(text)[1:-1], limit)

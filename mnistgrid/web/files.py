@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from mnistgrid.errors import NotFound
+from mnistgrid.errors import NotFound, printable
 from mnistgrid.web.context import web
 
 STATIC = Path(__file__).parent / "static"
@@ -34,10 +34,21 @@ def plotly_js(request: Request) -> Response:
 def report_file(request: Request) -> Response:
     """A file of a written report: MNISTGRID_REPORTS_DIR/<folder>/<name>, nothing else."""
     folder, name = request.path_params["folder"], request.path_params["name"]
+    shown = printable(f"{folder}/{name}")
+    # Hidden names are the folders a report is written in before it is swapped into place,
+    # and their locks (report/paths.py). A NUL, or a name too long for the file system, is
+    # no file either.
+    if folder.startswith(".") or name.startswith(".") or "\x00" in folder + name:
+        raise NotFound(f"no report file {shown}")
     reports = web(request).settings.reports_dir.resolve()
-    path = (reports / folder / name).resolve()
-    if folder.startswith(".") or name.startswith(".") or path.parent.parent != reports:
-        raise NotFound(f"no report file {folder}/{name}")
-    if not path.is_file():
-        raise NotFound(f"no report file {folder}/{name}: has the sweep's report been written?")
+    try:
+        path = (reports / folder / name).resolve()
+        inside = path.parent.parent == reports
+        found = inside and path.is_file()
+    except OSError:
+        inside = found = False
+    if not inside:
+        raise NotFound(f"no report file {shown}")
+    if not found:
+        raise NotFound(f"no report file {shown}: has the sweep's report been written?")
     return FileResponse(path)

@@ -33,6 +33,7 @@ from tests.integration.webtools import Sweep, epoch, web_server, write_sweep
 pytestmark = pytest.mark.integration
 
 LEASE = 2.0
+BIG = "99999999999999999999999"  # beyond any integer column
 FLOWER = "http://127.0.0.1:5555"
 
 
@@ -172,6 +173,19 @@ PAGE_ERRORS = [
     ("/nowhere", "no page at /nowhere"),
     ("/reports/web_test_/..%2F..%2Fsecret", "no page at"),
     ("/reports/nope/report.html", "no report file nope/report.html"),
+    # Refs no sweep, job or file can have: a 404 each, on SQLite and PostgreSQL, never a 500
+    # (psycopg refuses an integer beyond the column's, PostgreSQL a NUL in text).
+    ("/sweeps/%C2%B2", "no sweep '²'"),
+    (f"/sweeps/{BIG}", f"no sweep '{BIG}'"),
+    ("/sweeps/a%00b", "no sweep 'a\\x00b'"),
+    ("/sweeps/" + "x" * 300, "no sweep 'xxx"),
+    ("/jobs/%C2%B2", "no job ²"),
+    ("/jobs/%EF%BC%91", "no job １"),  # a fullwidth 1 is no job number
+    (f"/jobs/{BIG}", f"no job {BIG}"),
+    ("/jobs/2147483648", "no job 2147483648"),
+    ("/reports/a%00b/report.html", "no report file a\\x00b/report.html"),
+    ("/reports/web_test_/report%00.html", "no report file web_test_/report\\x00.html"),
+    ("/reports/" + "x" * 300 + "/report.html", "no report file xxx"),
 ]
 API_ERRORS = [
     ("/api/sweeps/nope", 404, "no sweep 'nope'"),
@@ -181,6 +195,19 @@ API_ERRORS = [
     ("/api/sweeps/1/updates?since=yesterday", 400, "bad cursor 'yesterday'"),
     ("/api/sweeps/1/updates", 400, "bad cursor"),
     ("/api/jobs/1/updates?after=x", 400, "bad epoch 'x'"),
+    ("/api/sweeps/%C2%B2", 404, "no sweep '²'"),
+    (f"/api/sweeps/{BIG}", 404, f"no sweep '{BIG}'"),
+    (f"/api/sweeps/{BIG}/summary", 404, f"no sweep '{BIG}'"),
+    (f"/api/sweeps/{BIG}/updates?since=2026-01-01T00:00:00%2B00:00", 404, f"no sweep '{BIG}'"),
+    ("/api/sweeps/a%00b/summary", 404, "no sweep 'a\\x00b'"),
+    (f"/api/jobs/{BIG}", 404, f"no job {BIG}"),
+    ("/api/jobs/%C2%B2/updates", 404, "no job ²"),
+    ("/api/jobs/2147483648/updates", 404, "no job 2147483648"),
+    ("/api/sweeps/1/updates?since=0001-01-01T00:00:00%2B00:00", 400, "out of range"),
+    ("/api/sweeps/1/updates?since=0001-01-01T00:00:00%2B23:59", 400, "out of range"),
+    ("/api/sweeps/1/updates?since=9999-12-31T23:59:59-23:59", 400, "out of range"),
+    (f"/api/jobs/1/updates?after={BIG}", 400, f"bad epoch '{BIG}'"),
+    ("/api/jobs/1/updates?after=2147483648", 400, "bad epoch '2147483648'"),
 ]
 
 

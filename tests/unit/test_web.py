@@ -104,6 +104,14 @@ def test_cursors_are_times_with_a_zone() -> None:
     assert parse_after(None) == 0 and parse_after("7") == 7
     with pytest.raises(BadInput, match="bad epoch"):
         parse_after("seven")
+    # Times the store's arithmetic (the cursor's lag) or its columns cannot take; numbers
+    # beyond its INTEGER columns.
+    for far in ("0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59-23:59"):
+        with pytest.raises(BadInput, match="out of range"):
+            parse_cursor(far)
+    for big in ("2147483648", "99999999999999999999999"):
+        with pytest.raises(BadInput, match="bad epoch"):
+            parse_after(big)
 
 
 def test_a_running_job_whose_lease_expired_shows_as_lost() -> None:
