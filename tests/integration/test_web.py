@@ -320,3 +320,56 @@ def test_pages_with_little_or_odd_data(web: httpx.Client, store: Store) -> None:
     page = web.get(f"/jobs/{diverged}").text
     assert ">nan<" in page and ">inf<" in page
     assert web.get(f"/api/jobs/{queued}/updates").json()["last"] == 0
+
+
+# -- the Host header: no DNS rebinding ---------------------------------------------------------
+
+LOOPBACK_HOSTS = ["localhost", "localhost:{port}", "127.0.0.1:{port}", "127.8.0.1", "[::1]:{port}"]
+FOREIGN_HOSTS = ["evil.example", "evil.example:{port}", "localhost.evil.example", "10.0.0.1"]
+
+
+def get_as(url: str, path: str, host: str, **options: object) -> httpx.Response:
+    port = url.rsplit(":", 1)[1]
+    return httpx.get(url + path, headers={"Host": host.format(port=port)}, **options)
+
+
+def test_without_a_login_only_loopback_host_names_are_answered(
+    web: httpx.Client, fresh_sweep: Sweep
+) -> None:
+    """A page on another site whose name is rebound to 127.0.0.1 reads nothing: the browser
+    sends that site's name as the Host."""
+    url = str(web.base_url).rstrip("/")
+    for path in ("/", f"/sweeps/{fresh_sweep.sweep_id}", "/api/sweeps", "/static/style.css"):
+        for host in LOOPBACK_HOSTS:
+            assert get_as(url, path, host).status_code == 200, (path, host)
+        for host in FOREIGN_HOSTS:
+            refused = get_as(url, path, host)
+            assert refused.status_code == 400, (path, host)
+            assert len(refused.text.strip().splitlines()) == 1
+            assert "not a host this web view answers" in refused.text
+            assert fresh_sweep.name not in refused.text
+
+
+def test_with_a_login_any_host_or_the_listed_ones(
+    store: Store, fresh_sweep: Sweep, settings: Settings
+) -> None:
+    login = ("admin", "s3cret")
+    anywhere = settings.model_copy(update={"web_auth": SecretStr("admin:s3cret")})
+    with web_server(anywhere, store) as url:
+        assert get_as(url, "/api/sweeps", "evil.example").status_code == 401
+        assert get_as(url, "/api/sweeps", "web.lab.example:8000", auth=login).status_code == 200
+    listed = Settings.model_validate(
+        {**anywhere.model_dump(), "web_hosts": "mnistgrid.example, *.lab.example"}
+    )
+    with web_server(listed, store) as url:
+        # loopback names always (a health check inside the container, an SSH tunnel)
+        for host in (
+            "mnistgrid.example",
+            "MNISTGRID.example:8000",
+            "web.lab.example",
+            "localhost",
+        ):
+            assert get_as(url, "/api/sweeps", host, auth=login).status_code == 200, host
+        for host in ("evil.example", "lab.example", "10.0.0.1:{port}"):
+            refused = get_as(url, "/api/sweeps", host, auth=login)
+            assert refused.status_code == 400 and "MNISTGRID_WEB_HOSTS" in refused.text, host
