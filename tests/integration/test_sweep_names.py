@@ -7,16 +7,21 @@ keep working everywhere.
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 
 from db.store import Store
+from mnistgrid.report.write import write_report
+from mnistgrid.settings import Settings
 from mnistgrid.spec import JobSpec
 from orchestrator.plan import new_job
 from tests.integration.services import mnistgrid_env, private_redis_db, run_cli
+from tests.integration.webtools import web_server
 
 pytestmark = pytest.mark.integration
 
@@ -143,3 +148,29 @@ def test_old_names_keep_working_on_the_command_line(store: Store, env: dict[str,
         done = run_cli(env, "status", ref)
         assert done.returncode == 0, done.stderr
         assert f"sweep {name} (id {sweep_id})" in done.stdout
+
+
+def test_old_names_keep_working_in_the_web_view_and_their_reports(
+    store: Store, database_url: str, tmp_path: Path
+) -> None:
+    ids = legacy_sweeps(store)
+    settings = Settings(database_url=database_url, reports_dir=tmp_path / "reports")
+    for name in ("a b", "a_b"):
+        write_report(store, ids[name], settings.reports_dir)
+    with web_server(settings, store) as url, httpx.Client(base_url=url) as web:
+        assert web.get("/sweeps/1").text.count("<title>") == 1
+        assert "first" in web.get("/sweeps/1").text.split("</title>")[0]
+        listed = {s["name"] for s in web.get("/api/sweeps").json()["sweeps"]}
+        assert listed == set(ids)
+        for name, sweep_id in ids.items():
+            page = web.get(f"/sweeps/{sweep_id}")
+            assert page.status_code == 200 and html.escape(name) in page.text, name
+        links = {}
+        for name in ("a b", "a_b"):
+            links[name] = web.get(f"/api/sweeps/{ids[name]}/summary").json()["report_url"]
+            report = web.get(links[name])
+            assert report.status_code == 200 and f"Sweep {html.escape(name)}" in report.text
+        assert links == {
+            "a b": f"/reports/a_b%40{ids['a b']}/report.html",
+            "a_b": "/reports/a_b/report.html",
+        }
