@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import mimetypes
 from pathlib import Path
 
 import plotly
@@ -43,12 +44,15 @@ def report_file(request: Request) -> Response:
     reports = web(request).settings.reports_dir.resolve()
     try:
         path = (reports / folder / name).resolve()
-        inside = path.parent.parent == reports
-        found = inside and path.is_file()
-    except OSError:
-        inside = found = False
-    if not inside:
+    except OSError:  # a name too long for the file system
+        raise NotFound(f"no report file {shown}") from None
+    if path.parent.parent != reports:
         raise NotFound(f"no report file {shown}")
-    if not found:
-        raise NotFound(f"no report file {shown}: has the sweep's report been written?")
-    return FileResponse(path)
+    try:
+        # Read whole, in one open: a report swapped for a newer one meanwhile is either
+        # file, never the length of one and the bytes of the other (report/paths.py).
+        content = path.read_bytes()
+    except OSError:
+        raise NotFound(f"no report file {shown}: has the sweep's report been written?") from None
+    media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return Response(content, media_type=media_type)

@@ -323,7 +323,8 @@ def test_digit_pair_sweep(tmp_path, loader):
     train(store, loader, specs, ids)
     train(store, loader, linear, ids)
     paths = write_report(store, sweep_id, tmp_path / "reports", load_data=loader)
-    assert paths.dir.name == "pair_3_7"
+    # a name from before the name rule: its safe spelling, and its id (no valid name has an @)
+    assert paths.dir.name == f"pair_3_7@{sweep_id}"
     text = paths.markdown.read_text()
     assert "digits 3 against 7" in text
     digit_rows = md_table(text.split("## Per-digit")[1], "family")

@@ -39,7 +39,27 @@ def write_in_child(url: str, sweep_id: int, reports: Path, rounds: int) -> None:
 
 
 def whole(folder: Path) -> str | None:
-    """What is partial about the report folder, or None when it is whole or absent."""
+    """What is partial about the report folder, or None when it is whole or absent. A look
+    during which the folder was swapped for another does not count: a reader that listed the
+    old folder just before the swap sees it emptied as it goes (and then finds the new one)."""
+    try:
+        before = identity(folder)
+    except FileNotFoundError:
+        return None
+    problem = look(folder)
+    try:
+        swapped = identity(folder) != before
+    except FileNotFoundError:
+        swapped = True
+    return None if swapped else problem
+
+
+def identity(folder: Path) -> tuple[int, int]:
+    info = folder.stat()
+    return info.st_ino, info.st_ctime_ns  # an inode number may be used again
+
+
+def look(folder: Path) -> str | None:
     try:
         names = set(os.listdir(folder))
         if not names >= FILES:
