@@ -12,8 +12,9 @@ from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from db.models import CheckpointModel, EpochModel, JobModel, SweepModel
-from db.records import JOB_STATUSES, Checkpoint, JobInfo
-from mnistgrid.errors import NotFound
+from db.records import JOB_STATUSES, MAX_ID, Checkpoint, JobInfo
+from mnistgrid.errors import BadInput, NotFound, printable
+from mnistgrid.spec import MAX_SWEEP_NAME
 
 
 def update_rows(model: type[Any]) -> Any:
@@ -22,16 +23,20 @@ def update_rows(model: type[Any]) -> Any:
 
 
 def find_sweep(session: Session, ref: str | int) -> SweepModel:
-    sweep = None
-    if isinstance(ref, str):
+    """A sweep by id, or by name. A ref of digits is an id first: new names are never all
+    digits, and an old one is found by its name only when no sweep has that id."""
+    sweep = session.get(SweepModel, int(ref)) if is_id(str(ref)) else None
+    if sweep is None and isinstance(ref, str) and "\x00" not in ref:
+        # (PostgreSQL's text cannot hold a NUL: no name has one)
         sweep = session.scalar(select(SweepModel).where(SweepModel.name == ref))
-        if sweep is None and ref.isdigit():
-            ref = int(ref)
-    if isinstance(ref, int):
-        sweep = session.get(SweepModel, ref)
     if sweep is None:
-        raise NotFound(f"no sweep '{ref}'")
+        raise NotFound(f"no sweep '{printable(str(ref))}'")
     return sweep
+
+
+def is_id(ref: str) -> bool:
+    """Whether `ref` spells an id the tables can hold (ASCII digits, 1..MAX_ID)."""
+    return ref.isascii() and ref.isdigit() and len(ref) <= 10 and 0 < int(ref) <= MAX_ID
 
 
 def find_job(session: Session, job_id: int) -> None:
@@ -48,7 +53,13 @@ def next_free_name(session: Session, name: str) -> str:
     number = 2
     while f"{name}-{number}" in taken:
         number += 1
-    return f"{name}-{number}"
+    free = f"{name}-{number}"
+    if len(free) > MAX_SWEEP_NAME:
+        raise BadInput(
+            f"sweep {name} exists with a different grid, and {free} would be over "
+            f"{MAX_SWEEP_NAME} characters: pick another name (--name)"
+        )
+    return free
 
 
 def status_counts(session: Session, sweep_id: int) -> dict[str, int]:

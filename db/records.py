@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from mnistgrid.spec import StopSpec
+from mnistgrid.spec import StopSpec, is_sweep_name
 
 JOB_STATUSES = (
     "queued",
@@ -23,6 +23,9 @@ JOB_STATUSES = (
 # runs failed and cancelled jobs again). `stopped`: by the sweep's early-stopping rule.
 # `parked`: waiting at a rung of a synchronous rule (sha, hyperband) for its bracket.
 TERMINAL_JOB_STATUSES = ("succeeded", "diverged", "stopped", "failed", "cancelled")
+# The largest id (sweep, job) or epoch number the tables hold: their keys are INTEGER, 32 bits
+# on PostgreSQL. A larger number names nothing, and must not reach a query (psycopg refuses it).
+MAX_ID = 2**31 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,12 @@ class SweepInfo:
     @property
     def n_jobs(self) -> int:
         return sum(self.counts.values())
+
+    @property
+    def ref(self) -> str:
+        """How a command line names this sweep: its name, or its id when the name breaks the
+        name rule (stored before it: `1` would be read as an id, `a b` split by a shell)."""
+        return self.name if is_sweep_name(self.name) else str(self.sweep_id)
 
 
 @dataclass(frozen=True, slots=True)

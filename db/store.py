@@ -202,8 +202,8 @@ class Store:
 
     @_retrying
     def get_sweep(self, ref: str | int) -> SweepInfo:
-        """A sweep by id or by name (a name made of digits wins over the id it spells);
-        `NotFound` if there is none."""
+        """A sweep by id or by name (a ref of digits is an id first: new names are never all
+        digits); `NotFound` if there is none."""
         with self._read() as session:
             sweep = find_sweep(session, ref)
             return sweep_info(sweep, status_counts(session, sweep.sweep_id))

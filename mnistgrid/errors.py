@@ -38,7 +38,18 @@ def describe_validation_error(
         message = "unknown key"
     elif first["type"] == "too_short":
         message = "must not be empty"
-    elif first["type"] == "literal_error":
-        message = f"{message}, got {first['input']!r}"
+    elif first["type"] == "literal_error" or first["type"].endswith("_type"):
+        message = f"{message}, got {shorten(repr(first['input']))}"
     more = f" (and {len(error.errors()) - 1} more)" if len(error.errors()) > 1 else ""
     return f"{where}{key}: {message}{more}" if key else f"{where}{message}{more}"
+
+
+def shorten(text: str, limit: int = 60) -> str:
+    """`text`, cut to `limit` characters with `...`: a value quoted in an error stays short."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def printable(text: str, limit: int = 80) -> str:
+    """Something the user typed, as an error message quotes it: control characters escaped
+    (`a\\x00b`), cut short, so that the message stays one readable line."""
+    return shorten(text if text.isprintable() else repr(text)[1:-1], limit)

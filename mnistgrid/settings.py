@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from pathlib import Path
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -58,11 +59,16 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8000, ge=1, le=65535)
     web_auth: SecretStr | None = None
+    # The host names (Host header) the web view answers besides loopback ones, comma separated:
+    # names, addresses, `*.example.com` for its subdomains, `*` for any. Only with a login:
+    # without one it answers loopback names only, so that a page on another site whose name
+    # is rebound to 127.0.0.1 (DNS rebinding) cannot read it. Unset, with a login: `*`.
+    web_hosts: str | None = None
     # Flower's address as a browser reaches it (http://127.0.0.1:5555): the web view links
     # each sweep's tasks there. Unset: no links.
     flower_url: str | None = None
 
-    @field_validator("data_dir", "web_auth", "flower_url", mode="before")
+    @field_validator("data_dir", "web_auth", "web_hosts", "flower_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value in ("", None) else value
@@ -76,6 +82,22 @@ class Settings(BaseSettings):
         if not (user and colon and password):
             raise ValueError("must be user:password, both non-empty")
         return value
+
+    @field_validator("web_hosts")
+    @classmethod
+    def _host_names(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        hosts = [
+            host.strip().lower().removeprefix("[").removesuffix("]") for host in value.split(",")
+        ]
+        for host in hosts:
+            if not HOST_PATTERN.fullmatch(host):
+                raise ValueError(
+                    f"{host!r} is not a host name, an address, *.domain or *; "
+                    "list them separated by commas"
+                )
+        return ",".join(hosts)
 
     @field_validator("flower_url")
     @classmethod
@@ -91,6 +113,21 @@ class Settings(BaseSettings):
             return None
         user, _, password = self.web_auth.get_secret_value().partition(":")
         return user, password
+
+    @property
+    def web_allowed_hosts(self) -> tuple[str, ...] | None:
+        """The host names the web view answers besides loopback ones (`*`: any); None
+        without a login: loopback names only."""
+        if self.web_auth is None:
+            return None
+        return tuple(self.web_hosts.split(",")) if self.web_hosts else ("*",)
+
+    @property
+    def hosts_beyond_loopback_without_login(self) -> list[str]:
+        """The names of MNISTGRID_WEB_HOSTS that only a login may open the web view to."""
+        if self.web_auth is not None or self.web_hosts is None:
+            return []
+        return [host for host in self.web_hosts.split(",") if not is_loopback(host)]
 
     @property
     def exposed_without_login(self) -> bool:
@@ -113,6 +150,10 @@ class Settings(BaseSettings):
             text = json.dumps(list(value)) if isinstance(value, tuple) else str(value)
             env[f"MNISTGRID_{name.upper()}"] = text
         return env
+
+
+# An entry of MNISTGRID_WEB_HOSTS: `*`, or a name or address, maybe after `*.`.
+HOST_PATTERN = re.compile(r"\*|(\*\.)?[a-z0-9_.:-]+")
 
 
 def is_loopback(host: str) -> bool:

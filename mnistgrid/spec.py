@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -27,6 +28,47 @@ Brackets = Literal["family", "grid"]
 MAX_EPOCHS = 1000
 MAX_BATCH_SIZE = 60_000
 MAX_HIDDEN = 4096
+# Seeds (a job's `seed`, the data's `split_seed`) are 0..2**31: torch's generator takes at most
+# 2**63 - 1 here, and a job shuffles each epoch with `seed * 1_000_003 + epoch` (core/learner.py).
+MAX_SEED = 2**31
+MAX_SWEEP_NAME = 200
+
+# A sweep name: ASCII letters, digits, `.`, `_`, `-`, starting with a letter or digit, and not
+# all digits (a number names a sweep by its id). So a name is also a safe folder name and URL
+# path segment as it is. Names stored before the rule may break it; they are still read.
+SWEEP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def sweep_name_problem(name: str) -> str | None:
+    """Why `name` cannot name a new sweep, or None when it can."""
+    if not name:
+        return "must not be empty"
+    if len(name) > MAX_SWEEP_NAME:
+        return f"must be at most {MAX_SWEEP_NAME} characters, got {len(name)}"
+    if not SWEEP_NAME.fullmatch(name):
+        return (
+            "must be letters, digits, '.', '_' and '-', starting with a letter or digit, "
+            f"got {name!r}"
+        )
+    if name.isdigit():
+        return f"must not be all digits (a number is a sweep id), got {name!r}"
+    return None
+
+
+def is_sweep_name(name: str) -> bool:
+    return sweep_name_problem(name) is None
+
+
+def fit_sweep_name(text: str) -> str:
+    """A sweep name made from `text` (a grid file's stem): itself when it is one; else each run
+    of other characters becomes `_`, leading `.`, `_`, `-` and trailing `_` go, it is cut to
+    200 characters, `sweep` stands in for nothing left and `sweep-` goes before digits."""
+    if is_sweep_name(text):
+        return text
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", text).lstrip("._-").rstrip("_")[:MAX_SWEEP_NAME]
+    if not name:
+        return "sweep"
+    return f"sweep-{name}"[:MAX_SWEEP_NAME] if name.isdigit() else name
 
 
 class Frozen(BaseModel):
@@ -41,7 +83,7 @@ class DataSpec(Frozen):
     # "test": validate on the test split (post 1). A number: that fraction of the training split,
     # drawn with `split_seed` (the 4-vs-8 post's SubsetRandomSampler).
     valid: str | float = "test"
-    split_seed: int = 42
+    split_seed: int = Field(default=42, ge=0, le=MAX_SEED)
     # Standardise pixels with the training split's mean and std (post 3: 0.1307 / 0.3081).
     normalize: bool = False
 
@@ -85,7 +127,7 @@ class JobSpec(Frozen):
     hidden: int = Field(default=64, ge=1, le=MAX_HIDDEN)
     activation: Activation = "sigmoid"
     init_std: float = Field(default=1.0, gt=0)
-    seed: int = Field(default=0, ge=0)
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
     epochs: int = Field(default=40, ge=1, le=MAX_EPOCHS)
     batch_size: int = Field(default=256, ge=1, le=MAX_BATCH_SIZE)
     gradient: Gradient = "autograd"

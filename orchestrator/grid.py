@@ -31,6 +31,7 @@ from mnistgrid.spec import (
     MAX_BATCH_SIZE,
     MAX_EPOCHS,
     MAX_HIDDEN,
+    MAX_SEED,
     Activation,
     DataSpec,
     Device,
@@ -40,6 +41,8 @@ from mnistgrid.spec import (
     Loss,
     Model,
     StopSpec,
+    fit_sweep_name,
+    sweep_name_problem,
 )
 
 
@@ -80,7 +83,11 @@ class Axes(Strict):
     @field_validator("hidden", "seed", "batch_size")
     @classmethod
     def _in_range(cls, values: list[int], info: ValidationInfo) -> list[int]:
-        bounds = {"hidden": (1, MAX_HIDDEN), "seed": (0, 2**31), "batch_size": (1, MAX_BATCH_SIZE)}
+        bounds = {
+            "hidden": (1, MAX_HIDDEN),
+            "seed": (0, MAX_SEED),
+            "batch_size": (1, MAX_BATCH_SIZE),
+        }
         low, high = bounds[info.field_name]
         for value in values:
             if not low <= value <= high:
@@ -98,12 +105,19 @@ class Training(Strict):
 
 
 class GridFile(Strict):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: str | None = None
     fuse: bool = True
     data: DataSpec = DataSpec()
     train: Training = Training()
     stop: StopSpec = StopSpec()
     grid: Axes
+
+    @field_validator("name")
+    @classmethod
+    def _a_sweep_name(cls, name: str | None) -> str | None:
+        if name is not None and (problem := sweep_name_problem(name)) is not None:
+            raise ValueError(problem)
+        return name
 
     @model_validator(mode="after")
     def _grace_inside_the_epochs(self) -> GridFile:
@@ -173,14 +187,24 @@ def parse_grid(text: str, default_name: str, where: str = "") -> Grid:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise BadInput(f"{where}not valid TOML: {error}") from None
+    except RecursionError:
+        # tomllib parses nested arrays and inline tables recursively: `x = [[[[...` a few
+        # hundred deep exhausts the stack. No grid value is nested more than two deep.
+        raise BadInput(f"{where}not a grid file: values nested too deeply") from None
     try:
-        spec = GridFile.model_validate(document)
+        # Strict: a grid file's values have their own TOML types. `lr = [true]`, `lr = ["1"]`
+        # or `epochs = 2.0` are mistakes, not 1.0 and 2; an integer is a number where a float
+        # is expected (`lr = [1]`). Specs read back from the database stay lax (tuples come
+        # back as lists).
+        spec = GridFile.model_validate(document, strict=True)
     except ValidationError as error:
         raise BadInput(describe_validation_error(error, where)) from None
-    return Grid(name=spec.name or default_name, spec=spec)
+    return Grid(name=spec.name or fit_sweep_name(default_name), spec=spec)
 
 
 def load_grid(path: Path) -> Grid:
+    """The grid in the file at `path`; without a `name`, the sweep is named after the file's
+    stem, made to fit the name rule (`my grid.toml` -> `my_grid`, see `fit_sweep_name`)."""
     return parse_grid(read_text(path), default_name=path.stem, where=f"{path}: ")
 
 

@@ -14,6 +14,7 @@ from db.store import Store
 from mnistgrid.errors import BadInput
 from mnistgrid.queue.publish import check_broker, queue_jobs
 from mnistgrid.settings import Settings
+from mnistgrid.spec import sweep_name_problem
 from orchestrator.grid import Grid
 from orchestrator.plan import plan
 
@@ -38,14 +39,25 @@ def plan_sweep(grid: Grid, settings: Settings) -> list[NewJob]:
     return plan(grid, settings.max_grid_jobs, settings.group_size, settings.group_memory_mb << 20)
 
 
+def sweep_name(grid: Grid, name: str | None) -> str:
+    """The new sweep's name: `name` (`--name`) when given, else the grid's. A given name must
+    follow the name rule (mnistgrid/spec.py, `sweep_name_problem`)."""
+    if name is None:
+        return grid.name
+    if (problem := sweep_name_problem(name)) is not None:
+        raise BadInput(f"--name: {problem}")
+    return name
+
+
 def submit_grid(
     grid: Grid, jobs: list[NewJob], name: str | None, new: bool, store: Store, app: Celery
 ) -> Submitted:
     """Write the sweep and its jobs in one transaction, then queue them (unless this grid was
     already submitted under this name)."""
+    name = sweep_name(grid, name)
     check_broker(app)
     grid_json = grid.spec.model_dump(mode="json")
-    sweep = store.create_sweep(name or grid.name, grid_json, grid.hash(), jobs, new=new)
+    sweep = store.create_sweep(name, grid_json, grid.hash(), jobs, new=new)
     if not sweep.created:
         return Submitted(sweep.sweep_id, sweep.name, False, len(jobs), 0)
     jobs_of = store.sweep_jobs(sweep.sweep_id)

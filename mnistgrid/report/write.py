@@ -28,7 +28,7 @@ from mnistgrid.report.figures.losses import plot_losses
 from mnistgrid.report.figures.lr_sensitivity import plot_lr_sensitivity
 from mnistgrid.report.figures.style import save
 from mnistgrid.report.gather import SweepData, gather
-from mnistgrid.report.paths import ReportPaths, report_paths
+from mnistgrid.report.paths import ReportPaths, folder_aside, paths_in, report_paths, swap_in
 from mnistgrid.report.render import to_html, to_markdown
 from mnistgrid.report.results_csv import write_csv
 from mnistgrid.report.summary import FamilyBest, LossBest, family_bests, loss_bests
@@ -39,14 +39,25 @@ FIGURES = ("headline", "curves", "lr_sensitivity", "losses", "per_digit", "confu
 def write_report(
     store: Store, sweep_id: int, reports_dir: Path, *, load_data: TaskLoader | None = None
 ) -> ReportPaths:
-    """Write the sweep's report into `reports_dir/<sweep name>/` and return where it went.
+    """Write the sweep's report into its folder under `reports_dir` (see report/paths.py) and
+    return where it went. The files are written into a folder aside, which then replaces the
+    sweep's folder whole: a reader, or another writer at the same time, never sees a partial
+    report, and a writer that fails leaves the old report as it was.
 
     `load_data` (e.g. `mnistgrid.data.datasets.task_loader(settings)`) lets the report
     recompute confusion matrices; without it that section says why there are none.
     """
     data = gather(store, sweep_id)
-    paths = report_paths(reports_dir, data.sweep.name)
-    paths.dir.mkdir(parents=True, exist_ok=True)
+    paths = report_paths(reports_dir, data.sweep.name, data.sweep.sweep_id)
+    with folder_aside(paths.dir) as aside:
+        write_files(store, data, paths_in(aside), load_data)
+        swap_in(aside, paths.dir)
+    return paths
+
+
+def write_files(
+    store: Store, data: SweepData, paths: ReportPaths, load_data: TaskLoader | None
+) -> None:
     bests = family_bests(data)
     by_loss = loss_bests(data)
     confusions = {
@@ -57,7 +68,6 @@ def write_report(
     paths.markdown.write_text(to_markdown(title(data), blocks), encoding="utf-8")
     paths.html.write_text(to_html(title(data), blocks, paths.dir), encoding="utf-8")
     write_csv(paths.csv, data.jobs)
-    return paths
 
 
 def draw_figures(
@@ -82,10 +92,6 @@ def draw_figures(
         drawers["confusion"] = lambda: plot_confusions(matrices)
     written = {}
     for name in FIGURES:
-        path = folder / f"{name}.png"
         if name in drawers:
-            save(drawers[name](), path)
-            written[name] = path.name
-        else:
-            path.unlink(missing_ok=True)  # left by an earlier report of this sweep
+            written[name] = save(drawers[name](), folder / f"{name}.png").name
     return written

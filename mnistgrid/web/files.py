@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import mimetypes
 from pathlib import Path
 
 import plotly
@@ -10,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from mnistgrid.errors import NotFound
+from mnistgrid.errors import NotFound, printable
 from mnistgrid.web.context import web
 
 STATIC = Path(__file__).parent / "static"
@@ -34,10 +35,24 @@ def plotly_js(request: Request) -> Response:
 def report_file(request: Request) -> Response:
     """A file of a written report: MNISTGRID_REPORTS_DIR/<folder>/<name>, nothing else."""
     folder, name = request.path_params["folder"], request.path_params["name"]
+    shown = printable(f"{folder}/{name}")
+    # Hidden names are the folders a report is written in before it is swapped into place,
+    # and their locks (report/paths.py). A NUL, or a name too long for the file system, is
+    # no file either.
+    if folder.startswith(".") or name.startswith(".") or "\x00" in folder + name:
+        raise NotFound(f"no report file {shown}")
     reports = web(request).settings.reports_dir.resolve()
-    path = (reports / folder / name).resolve()
-    if folder.startswith(".") or name.startswith(".") or path.parent.parent != reports:
-        raise NotFound(f"no report file {folder}/{name}")
-    if not path.is_file():
-        raise NotFound(f"no report file {folder}/{name}: has the sweep's report been written?")
-    return FileResponse(path)
+    try:
+        path = (reports / folder / name).resolve()
+    except OSError:  # a name too long for the file system
+        raise NotFound(f"no report file {shown}") from None
+    if path.parent.parent != reports:
+        raise NotFound(f"no report file {shown}")
+    try:
+        # Read whole, in one open: a report swapped for a newer one meanwhile is either
+        # file, never the length of one and the bytes of the other (report/paths.py).
+        content = path.read_bytes()
+    except OSError:
+        raise NotFound(f"no report file {shown}: has the sweep's report been written?") from None
+    media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return Response(content, media_type=media_type)

@@ -7,9 +7,9 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from db.records import EpochRow, JobInfo, SweepInfo
+from db.records import MAX_ID, EpochRow, JobInfo, SweepInfo
 from db.store import Store
-from mnistgrid.errors import NotFound
+from mnistgrid.errors import NotFound, printable
 from mnistgrid.report.formats import acc, seconds
 from mnistgrid.settings import Settings
 from mnistgrid.spec import JobSpec
@@ -52,8 +52,9 @@ class JobPage:
 
 
 def job_id_of(text: str) -> int:
-    if not text.isdigit():
-        raise NotFound(f"no job {text}: a job is named by its number")
+    """The job id in an address; an id the store cannot hold is no job (never a query)."""
+    if not (text.isascii() and text.isdigit() and len(text) <= 10 and int(text) <= MAX_ID):
+        raise NotFound(f"no job {printable(text)}: a job is named by its number")
     return int(text)
 
 

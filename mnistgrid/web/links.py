@@ -5,16 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import quote
 
-from mnistgrid.report.paths import HTML, folder_name, report_paths
+from db.records import SweepInfo
+from mnistgrid.report.paths import HTML, report_paths
 
 REPORTS_PATH = "/reports"
 
 
-def report_url(reports_dir: Path, sweep_name: str) -> str | None:
+def report_url(reports_dir: Path, sweep: SweepInfo) -> str | None:
     """The report's address under this app, when the report has been written here."""
-    if not report_paths(reports_dir, sweep_name).html.is_file():
+    paths = report_paths(reports_dir, sweep.name, sweep.sweep_id)
+    if not paths.html.is_file():
         return None
-    return f"{REPORTS_PATH}/{quote(folder_name(sweep_name))}/{HTML}"
+    return f"{REPORTS_PATH}/{quote(paths.dir.name)}/{HTML}"
 
 
 def flower_tasks_url(flower_url: str | None, sweep_name: str) -> str | None:

@@ -10,33 +10,46 @@ page appends them to its curves. Rows of the few seconds before the cursor come 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
-from db.records import EpochPoint, SweepInfo
+from db.records import MAX_ID, EpochPoint, SweepInfo
 from db.store import Store
-from mnistgrid.errors import BadInput
+from mnistgrid.errors import BadInput, printable
 from mnistgrid.settings import Settings
 from mnistgrid.web.links import flower_tasks_url
 from mnistgrid.web.sweep_data import by_job, job_results
 from mnistgrid.web.sweep_view import job_rows
 
+# A cursor is a time the store's clock gave: anything far from now is no cursor (and year 1, or
+# 9999 in another zone, overflows the arithmetic of the cursor's lag or the store's UTC).
+EARLIEST_CURSOR = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_CURSOR = datetime(9000, 1, 1, tzinfo=UTC)
+
 
 def parse_cursor(text: str | None) -> datetime:
     """A cursor as the page got it: an ISO 8601 time with its offset."""
+    shown = repr(printable(text or ""))
     try:
         when = datetime.fromisoformat(text or "")
     except ValueError:
-        raise BadInput(f"bad cursor {text!r}: pass back the `cursor` of the last answer") from None
+        raise BadInput(f"bad cursor {shown}: pass back the `cursor` of the last answer") from None
     if when.tzinfo is None:
-        raise BadInput(f"bad cursor {text!r}: it has no time zone")
+        raise BadInput(f"bad cursor {shown}: it has no time zone")
+    if not EARLIEST_CURSOR <= when <= LATEST_CURSOR:
+        raise BadInput(f"bad cursor {shown}: out of range (1970 to 9000)")
     return when
 
 
 def parse_after(text: str | None) -> int:
+    """`after`: the last epoch a page has; a negative one is 0."""
+    shown = repr(printable(text or ""))
     try:
-        return max(0, int(text or "0"))
+        after = max(0, int(text or "0"))
     except ValueError:
-        raise BadInput(f"bad epoch {text!r}: `after` is an epoch number") from None
+        raise BadInput(f"bad epoch {shown}: `after` is an epoch number") from None
+    if after > MAX_ID:
+        raise BadInput(f"bad epoch {shown}: `after` is an epoch number, at most {MAX_ID}")
+    return after
 
 
 def sweep_head(sweep: SweepInfo) -> dict[str, object]:

@@ -98,7 +98,7 @@ def sweep_page(store: Store, ref: str, settings: Settings) -> SweepPage:
         curves=curves,
         curve_jobs=members,
         cursor=table.cursor,
-        report_url=report_url(settings.reports_dir, table.sweep.name),
+        report_url=report_url(settings.reports_dir, table.sweep),
         flower_url=flower_tasks_url(settings.flower_url, table.sweep.name),
         filters=filters(table.rows),
     )
@@ -161,4 +161,4 @@ def sweep_summary(
     sweep = store.get_sweep(ref)
     changes = store.sweep_changes(sweep.sweep_id, None)
     data = sweep_data(sweep, changes.jobs, by_job(changes.points))
-    return sweep, summary(store, data), report_url(settings.reports_dir, sweep.name)
+    return sweep, summary(store, data), report_url(settings.reports_dir, sweep)

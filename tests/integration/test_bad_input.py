@@ -114,3 +114,28 @@ def test_an_unreachable_broker_writes_nothing(tmp_path):
     from db.store import Store
 
     assert Store(f"sqlite:///{db_file}").list_sweeps() == []
+
+
+BIG = "99999999999999999999999"
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["rerun", "--", BIG], f"no job {BIG}"),
+        (["rerun", "2147483648"], "no job 2147483648"),
+        (["status", BIG], f"no sweep '{BIG}'"),
+        (["status", "²"], "no sweep '²'"),
+        (["watch", BIG], f"no sweep '{BIG}'"),
+        (["cancel", "a\tb"], "no sweep 'a\\tb'"),
+        (["resume", "2147483648"], "no sweep '2147483648'"),
+        (["report", BIG], f"no sweep '{BIG}'"),
+    ],
+)
+def test_an_id_or_name_no_sweep_or_job_can_have_is_not_found(
+    database_url, redis_url, args, fragment
+):
+    """Never a database error: numbers beyond the INTEGER keys, non-ASCII digits, control
+    characters (on PostgreSQL too, where psycopg refuses such numbers)."""
+    env = mnistgrid_env(database_url=database_url, broker_url=redis_url)
+    assert_refused(run_cli(env, *args), fragment)

@@ -161,7 +161,8 @@ def ten_digit_sweep(tmp_path_factory, loader):
 
 def test_writes_every_file(ten_digit_sweep):
     store, sweep_id, paths, _ = ten_digit_sweep
-    assert paths == report_paths(paths.dir.parent, "ten")
+    assert paths == report_paths(paths.dir.parent, "ten", sweep_id)
+    assert paths.dir.name == "ten"  # a valid name is its own folder
     for path in (paths.markdown, paths.html, paths.csv):
         assert path.stat().st_size > 0
     pngs = sorted(p.name for p in paths.dir.glob("*.png"))
@@ -321,7 +322,8 @@ def test_digit_pair_sweep(tmp_path, loader):
     train(store, loader, specs, ids)
     train(store, loader, linear, ids)
     paths = write_report(store, sweep_id, tmp_path / "reports", load_data=loader)
-    assert paths.dir.name == "pair_3_7"
+    # a name from before the name rule: its safe spelling, and its id (no valid name has an @)
+    assert paths.dir.name == f"pair_3_7@{sweep_id}"
     text = paths.markdown.read_text()
     assert "digits 3 against 7" in text
     digit_rows = md_table(text.split("## Per-digit")[1], "family")

@@ -135,7 +135,8 @@ def test_the_stack_runs_a_grid_and_flower_shows_it_behind_a_login(mnist_dir, tmp
         assert done.returncode == 0, done.stderr + done.stdout + log_tails(tmp_path)
 
         # The worker that finished the last job writes the report, just after the sweep ends.
-        report = report_paths(reports_dir, "stack").html
+        sweep_id = Store(database_url).get_sweep("stack").sweep_id
+        report = report_paths(reports_dir, "stack", sweep_id).html
         wait_until(report.exists, 60, f"{report}\n{log_tails(tmp_path)}")
         job_ids = assert_every_epoch_stored(database_url)
         assert_flower_shows_workers_and_tasks(base, login, job_ids)

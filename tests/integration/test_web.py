@@ -33,6 +33,7 @@ from tests.integration.webtools import Sweep, epoch, web_server, write_sweep
 pytestmark = pytest.mark.integration
 
 LEASE = 2.0
+BIG = "99999999999999999999999"  # beyond any integer column
 FLOWER = "http://127.0.0.1:5555"
 
 
@@ -68,8 +69,9 @@ def web(settings: Settings, store: Store) -> httpx.Client:
 
 
 def test_every_page_shows_the_sweep(web: httpx.Client, sweep: Sweep, settings: Settings) -> None:
-    report_paths(settings.reports_dir, sweep.name).html.parent.mkdir(parents=True)
-    report_paths(settings.reports_dir, sweep.name).html.write_text("<p>the report</p>")
+    report = report_paths(settings.reports_dir, sweep.name, sweep.sweep_id).html
+    report.parent.mkdir(parents=True)
+    report.write_text("<p>the report</p>")
 
     listing = web.get("/")
     assert listing.status_code == 200
@@ -94,7 +96,8 @@ def test_every_page_shows_the_sweep(web: httpx.Client, sweep: Sweep, settings: S
     assert "<test>" not in text.split('id="figures">')[1].split("</script>")[0]  # escaped JSON
     flower = f'href="{FLOWER}/tasks?name=%22web%20%3Ctest%3E%3A%20%22"'
     assert flower in row(text, sweep.running)  # each job links to its sweep's tasks
-    report_link = "/reports/web_test_/report.html"
+    # `web <test>` breaks the name rule (stored before it): its folder has its id
+    report_link = f"/reports/web_test_%40{sweep.sweep_id}/report.html"
     assert f'href="{report_link}"' in text
     assert web.get(report_link).text == "<p>the report</p>"
     assert web.get(f"/api/sweeps/{sweep.sweep_id}/summary").json()["report_url"] == report_link
@@ -170,6 +173,19 @@ PAGE_ERRORS = [
     ("/nowhere", "no page at /nowhere"),
     ("/reports/web_test_/..%2F..%2Fsecret", "no page at"),
     ("/reports/nope/report.html", "no report file nope/report.html"),
+    # Refs no sweep, job or file can have: a 404 each, on SQLite and PostgreSQL, never a 500
+    # (psycopg refuses an integer beyond the column's, PostgreSQL a NUL in text).
+    ("/sweeps/%C2%B2", "no sweep '²'"),
+    (f"/sweeps/{BIG}", f"no sweep '{BIG}'"),
+    ("/sweeps/a%00b", "no sweep 'a\\x00b'"),
+    ("/sweeps/" + "x" * 300, "no sweep 'xxx"),
+    ("/jobs/%C2%B2", "no job ²"),
+    ("/jobs/%EF%BC%91", "no job １"),  # a fullwidth 1 is no job number
+    (f"/jobs/{BIG}", f"no job {BIG}"),
+    ("/jobs/2147483648", "no job 2147483648"),
+    ("/reports/a%00b/report.html", "no report file a\\x00b/report.html"),
+    ("/reports/web_test_/report%00.html", "no report file web_test_/report\\x00.html"),
+    ("/reports/" + "x" * 300 + "/report.html", "no report file xxx"),
 ]
 API_ERRORS = [
     ("/api/sweeps/nope", 404, "no sweep 'nope'"),
@@ -179,6 +195,19 @@ API_ERRORS = [
     ("/api/sweeps/1/updates?since=yesterday", 400, "bad cursor 'yesterday'"),
     ("/api/sweeps/1/updates", 400, "bad cursor"),
     ("/api/jobs/1/updates?after=x", 400, "bad epoch 'x'"),
+    ("/api/sweeps/%C2%B2", 404, "no sweep '²'"),
+    (f"/api/sweeps/{BIG}", 404, f"no sweep '{BIG}'"),
+    (f"/api/sweeps/{BIG}/summary", 404, f"no sweep '{BIG}'"),
+    (f"/api/sweeps/{BIG}/updates?since=2026-01-01T00:00:00%2B00:00", 404, f"no sweep '{BIG}'"),
+    ("/api/sweeps/a%00b/summary", 404, "no sweep 'a\\x00b'"),
+    (f"/api/jobs/{BIG}", 404, f"no job {BIG}"),
+    ("/api/jobs/%C2%B2/updates", 404, "no job ²"),
+    ("/api/jobs/2147483648/updates", 404, "no job 2147483648"),
+    ("/api/sweeps/1/updates?since=0001-01-01T00:00:00%2B00:00", 400, "out of range"),
+    ("/api/sweeps/1/updates?since=0001-01-01T00:00:00%2B23:59", 400, "out of range"),
+    ("/api/sweeps/1/updates?since=9999-12-31T23:59:59-23:59", 400, "out of range"),
+    (f"/api/jobs/1/updates?after={BIG}", 400, f"bad epoch '{BIG}'"),
+    ("/api/jobs/1/updates?after=2147483648", 400, "bad epoch '2147483648'"),
 ]
 
 
@@ -291,3 +320,56 @@ def test_pages_with_little_or_odd_data(web: httpx.Client, store: Store) -> None:
     page = web.get(f"/jobs/{diverged}").text
     assert ">nan<" in page and ">inf<" in page
     assert web.get(f"/api/jobs/{queued}/updates").json()["last"] == 0
+
+
+# -- the Host header: no DNS rebinding ---------------------------------------------------------
+
+LOOPBACK_HOSTS = ["localhost", "localhost:{port}", "127.0.0.1:{port}", "127.8.0.1", "[::1]:{port}"]
+FOREIGN_HOSTS = ["evil.example", "evil.example:{port}", "localhost.evil.example", "10.0.0.1"]
+
+
+def get_as(url: str, path: str, host: str, **options: object) -> httpx.Response:
+    port = url.rsplit(":", 1)[1]
+    return httpx.get(url + path, headers={"Host": host.format(port=port)}, **options)
+
+
+def test_without_a_login_only_loopback_host_names_are_answered(
+    web: httpx.Client, fresh_sweep: Sweep
+) -> None:
+    """A page on another site whose name is rebound to 127.0.0.1 reads nothing: the browser
+    sends that site's name as the Host."""
+    url = str(web.base_url).rstrip("/")
+    for path in ("/", f"/sweeps/{fresh_sweep.sweep_id}", "/api/sweeps", "/static/style.css"):
+        for host in LOOPBACK_HOSTS:
+            assert get_as(url, path, host).status_code == 200, (path, host)
+        for host in FOREIGN_HOSTS:
+            refused = get_as(url, path, host)
+            assert refused.status_code == 400, (path, host)
+            assert len(refused.text.strip().splitlines()) == 1
+            assert "not a host this web view answers" in refused.text
+            assert fresh_sweep.name not in refused.text
+
+
+def test_with_a_login_any_host_or_the_listed_ones(
+    store: Store, fresh_sweep: Sweep, settings: Settings
+) -> None:
+    login = ("admin", "s3cret")
+    anywhere = settings.model_copy(update={"web_auth": SecretStr("admin:s3cret")})
+    with web_server(anywhere, store) as url:
+        assert get_as(url, "/api/sweeps", "evil.example").status_code == 401
+        assert get_as(url, "/api/sweeps", "web.lab.example:8000", auth=login).status_code == 200
+    listed = Settings.model_validate(
+        {**anywhere.model_dump(), "web_hosts": "mnistgrid.example, *.lab.example"}
+    )
+    with web_server(listed, store) as url:
+        # loopback names always (a health check inside the container, an SSH tunnel)
+        for host in (
+            "mnistgrid.example",
+            "MNISTGRID.example:8000",
+            "web.lab.example",
+            "localhost",
+        ):
+            assert get_as(url, "/api/sweeps", host, auth=login).status_code == 200, host
+        for host in ("evil.example", "lab.example", "10.0.0.1:{port}"):
+            refused = get_as(url, "/api/sweeps", host, auth=login)
+            assert refused.status_code == 400 and "MNISTGRID_WEB_HOSTS" in refused.text, host

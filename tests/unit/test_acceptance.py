@@ -79,6 +79,8 @@ def test_train_cli_json_reports_every_epoch(mnist_dir):
         (["--digits", "3"], "--digits: must be a pair"),
         (["--gradient", "manual", "--model", "mlp"], "gradient 'manual' exists only"),
         (["--epochs", "0"], "--epochs"),
+        # torch's generator takes no seed this big (and seed * 1_000_003 + epoch must fit)
+        (["--seed", "99999999999999999999999"], "--seed: Input should be less than or equal"),
     ],
 )
 def test_train_cli_refuses_bad_arguments_in_one_line(args, message):

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+import torch
+from pydantic import ValidationError
 
+from mnistgrid.core.learner import shuffle_seed
 from mnistgrid.core.sizes import member_bytes
 from mnistgrid.errors import BadInput
-from mnistgrid.spec import JobSpec
+from mnistgrid.spec import (
+    MAX_EPOCHS,
+    MAX_SEED,
+    DataSpec,
+    JobSpec,
+    StopSpec,
+    fit_sweep_name,
+    sweep_name_problem,
+)
 from orchestrator.grid import count_jobs, expand, load_grid, parse_grid
 from orchestrator.plan import plan
 
@@ -126,7 +138,7 @@ def test_no_stop_table_keeps_the_hash_grids_had_before_stopping_existed():
     ("table", "message"),
     [
         ('rule = "asha"\nreduction = 1', "stop.reduction"),
-        ('rule = "median"\nreduction = 2', "reduction applies to rule 'asha', 'sha', 'hyperband' only"),
+        ('rule = "median"\nreduction = 2', "reduction applies to rule 'asha', 'sha', 'hyperband'"),
         ('rule = "asha"\ngrace = 5', "stop.grace: 5 epochs leaves nothing to stop"),
         ('rule = "bohb"', "stop.rule"),
         ('rule = "asha"\nwhen = "soon"', "stop.when: unknown key"),
@@ -135,3 +147,134 @@ def test_no_stop_table_keeps_the_hash_grids_had_before_stopping_existed():
 def test_a_bad_stop_table_is_one_line_naming_the_key(table, message):
     with pytest.raises(BadInput, match=message):
         parse_grid(GRID + f"[stop]\n{table}\n", "g")
+
+
+@pytest.mark.parametrize("depth", [5000, 100_000])
+def test_a_value_nested_thousands_deep_is_one_line_not_a_recursion_error(depth):
+    text = '[grid]\nmodel = "linear"\nlr = ' + "[" * depth + "1.0" + "]" * depth + "\n"
+    with pytest.raises(BadInput, match="nested too deeply"):
+        parse_grid(text, "g", where="deep.toml: ")
+    table = "x = " + "{a = " * depth + "1" + "}" * depth + "\n[grid]\nmodel = 'linear'\n"
+    with pytest.raises(BadInput, match="nested too deeply"):
+        parse_grid(table, "g")
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ('[grid]\nmodel = "linear"\nlr = [true]', "grid.lr.0: Input should be a valid number"),
+        ('[grid]\nmodel = "linear"\nlr = ["1"]', "grid.lr.0: Input should be a valid number"),
+        ('[grid]\nmodel = "mlp"\nhidden = true', "grid.hidden.0: Input should be a valid integer"),
+        ('[grid]\nmodel = "mlp"\nhidden = 64.0', "grid.hidden.0: Input should be a valid integer"),
+        ('[grid]\nmodel = "linear"\nseed = [false]', "grid.seed.0: Input should be a valid"),
+        ('[grid]\nmodel = "linear"\nbatch_size = "256"', "grid.batch_size.0: Input should be"),
+        ('[data]\nsplit_seed = "7"\n[grid]\nmodel = "linear"', "data.split_seed: Input should be"),
+        ('[data]\nnormalize = 1\n[grid]\nmodel = "linear"', "data.normalize: Input should be"),
+        ('[data]\nnormalize = "true"\n[grid]\nmodel = "linear"', "data.normalize: Input should"),
+        ('[train]\nepochs = 2.0\n[grid]\nmodel = "linear"', "train.epochs: Input should be"),
+        ('[train]\ntime_limit = true\n[grid]\nmodel = "linear"', "train.time_limit: Input should"),
+        ('[train]\ninit_std = "1"\n[grid]\nmodel = "linear"', "train.init_std: Input should be"),
+        ('[stop]\nrule = "asha"\ngrace = true\n[grid]\nmodel = "linear"', "stop.grace: Input"),
+        ('[stop]\nrule = "median"\nmin_jobs = 3.0\n[grid]\nmodel = "linear"', "stop.min_jobs"),
+        ('fuse = 1\n[grid]\nmodel = "linear"', "fuse: Input should be a valid boolean"),
+    ],
+    ids=[
+        "lr-true",
+        "lr-quoted",
+        "hidden-true",
+        "hidden-float",
+        "seed-false",
+        "batch-quoted",
+        "split-seed-quoted",
+        "normalize-1",
+        "normalize-quoted",
+        "epochs-2.0",
+        "time-limit-true",
+        "init-std-quoted",
+        "grace-true",
+        "min-jobs-3.0",
+        "fuse-1",
+    ],
+)
+def test_grid_values_have_their_own_type_no_coercion(document, message):
+    with pytest.raises(BadInput, match=message):
+        parse_grid(document, "g")
+
+
+def test_a_type_error_names_the_value_it_got():
+    with pytest.raises(BadInput, match=r"grid\.lr\.0: Input should be a valid number, got True$"):
+        parse_grid('[grid]\nmodel = "linear"\nlr = [true]', "g")
+
+
+def test_an_integer_is_a_number_where_a_float_is_expected():
+    grid = parse_grid(
+        "[data]\nvalid = 0.2\n[train]\ninit_std = 1\ntime_limit = 60\n"
+        '[grid]\nmodel = "linear"\nlr = [1, 2]\n',
+        "g",
+    )
+    assert grid.spec.grid.lr == [1.0, 2.0] and grid.spec.train.time_limit == 60.0
+    # ... and hashes as the same grid written with floats, so that it finds its sweep again
+    as_floats = parse_grid(
+        "[data]\nvalid = 0.2\n[train]\ninit_std = 1.0\ntime_limit = 60.0\n"
+        '[grid]\nmodel = "linear"\nlr = [1.0, 2.0]\n',
+        "g",
+    )
+    assert grid.hash() == as_floats.hash()
+
+
+def test_stored_params_read_back_from_json_still_validate():
+    """Strictness is for grid files: a job's params come back from the database as JSON, its
+    digit pair a list, and must give the same spec."""
+    grid = parse_grid(
+        '[data]\ndigits = [3, 7]\nvalid = 0.2\n[grid]\nmodel = ["linear", "mlp"]\n', "g"
+    )
+    for job in expand(grid, limit=100):
+        stored = json.loads(json.dumps(job.model_dump(mode="json")))
+        assert stored["data"]["digits"] == [3, 7]
+        assert JobSpec.model_validate(stored) == job
+    stop = parse_grid(GRID + '[stop]\nrule = "asha"\n', "g").spec.model_dump(mode="json")["stop"]
+    assert StopSpec.model_validate(json.loads(json.dumps(stop))).rule == "asha"
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ("[data]\nsplit_seed = 99999999999999999999999", "data.split_seed: Input should be less"),
+        ("[data]\nsplit_seed = 2147483649", "data.split_seed: Input should be less"),
+        ("[data]\nsplit_seed = -1", "data.split_seed: Input should be greater"),
+        ("[grid]\nseed = [0, 2147483649]", "grid.seed: must be between 0 and 2147483648"),
+    ],
+)
+def test_seeds_are_bounded_to_what_torchs_generator_takes(document, message):
+    if "[grid]" not in document:
+        document += "\n[grid]"
+    with pytest.raises(BadInput, match=message):
+        parse_grid(document + '\nmodel = "linear"\n', "g")
+
+
+def test_the_largest_seeds_fit_torchs_generator_with_the_shuffle_arithmetic():
+    spec = JobSpec(model="linear", seed=MAX_SEED, data=DataSpec(split_seed=MAX_SEED))
+    torch.Generator().manual_seed(shuffle_seed(spec.seed, MAX_EPOCHS))
+    torch.Generator().manual_seed(spec.data.split_seed)
+    assert shuffle_seed(MAX_SEED, MAX_EPOCHS) < 2**63
+    for bad in (MAX_SEED + 1, -1):
+        with pytest.raises(ValidationError):
+            JobSpec(model="linear", seed=bad)
+        with pytest.raises(ValidationError):
+            DataSpec(split_seed=bad)
+
+
+@pytest.mark.parametrize(
+    "stem",
+    ["ok", "my grid (v2)", "2024", "007", "_x", "...", "", "a/b", "é" * 300, "-" * 5, "\x00"],
+)
+def test_a_file_stem_always_makes_a_valid_sweep_name(stem):
+    name = fit_sweep_name(stem)
+    assert sweep_name_problem(name) is None, (stem, name)
+    assert parse_grid('[grid]\nmodel = "linear"\n', stem).name == name
+
+
+def test_the_grid_files_name_follows_the_rule():
+    assert parse_grid('name = "a.b_c-1"\n[grid]\nmodel = "linear"\n', "g").name == "a.b_c-1"
+    with pytest.raises(BadInput, match="^g.toml: name: must not be all digits"):
+        parse_grid('name = "12"\n[grid]\nmodel = "linear"\n', "g", where="g.toml: ")

@@ -3,6 +3,7 @@ that it failed on the worker (then they exit non-zero)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -35,7 +36,7 @@ def finished_sweep(report_status: str | None, error: str | None = None) -> Sweep
 
 
 def test_a_written_report_in_this_folder_is_named(settings, capsys):
-    html = report_paths(settings.reports_dir, "quick").html
+    html = report_paths(settings.reports_dir, "quick", 1).html
     html.parent.mkdir(parents=True)
     html.write_text("<html></html>")
     assert echo_report(settings, finished_sweep("written"))
@@ -60,3 +61,9 @@ def test_a_failed_report_is_an_error_with_the_workers_reason(settings, capsys):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.startswith(f"report: failed on the worker: {error}")
+
+
+def test_a_sweep_named_before_the_name_rule_is_named_by_its_id(settings, capsys):
+    old = replace(finished_sweep("requested"), sweep_id=7, name="1")  # `1` would be sweep 1
+    assert echo_report(settings, old)
+    assert "`mnistgrid report 7`" in capsys.readouterr().out

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from db.records import JobInfo
+from db.records import JobInfo, SweepInfo
 from mnistgrid.errors import BadInput
 from mnistgrid.settings import Settings, is_loopback, load_settings
-from mnistgrid.web.access import BasicAuth, credentials
+from mnistgrid.web.access import BasicAuth, credentials, host_allowed, host_of
 from mnistgrid.web.links import flower_tasks_url, report_url
 from mnistgrid.web.live import parse_after, parse_cursor
 from mnistgrid.web.rows import state
@@ -84,10 +84,15 @@ def test_flower_links_search_the_sweeps_task_names(tmp_path) -> None:
     )
     quoted = flower_tasks_url("http://f:5555", 'a "b"')
     assert quoted.endswith("%22a%20%5C%22b%5C%22%3A%20%22")
-    assert report_url(tmp_path, "quick") is None
-    (tmp_path / "q_k").mkdir()
-    (tmp_path / "q_k" / "report.html").write_text("x")
-    assert report_url(tmp_path, "q k") == "/reports/q_k/report.html"
+    now = datetime(2026, 11, 27, tzinfo=UTC)
+    quick, old = (SweepInfo(7, name, {}, "h", "finished", now, now) for name in ("quick", "q k"))
+    assert report_url(tmp_path, quick) is None
+    for folder in ("quick", "q_k@7"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "report.html").write_text("x")
+    assert report_url(tmp_path, quick) == "/reports/quick/report.html"
+    # a name from before the name rule: its own folder, never the one `q_k` would have
+    assert report_url(tmp_path, old) == "/reports/q_k%407/report.html"
 
 
 def test_cursors_are_times_with_a_zone() -> None:
@@ -99,6 +104,14 @@ def test_cursors_are_times_with_a_zone() -> None:
     assert parse_after(None) == 0 and parse_after("7") == 7
     with pytest.raises(BadInput, match="bad epoch"):
         parse_after("seven")
+    # Times the store's arithmetic (the cursor's lag) or its columns cannot take; numbers
+    # beyond its INTEGER columns.
+    for far in ("0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59-23:59"):
+        with pytest.raises(BadInput, match="out of range"):
+            parse_cursor(far)
+    for big in ("2147483648", "99999999999999999999999"):
+        with pytest.raises(BadInput, match="bad epoch"):
+            parse_after(big)
 
 
 def test_a_running_job_whose_lease_ran_out_shows_as_lost() -> None:
@@ -122,3 +135,73 @@ def test_ages_read_naturally() -> None:
     now = datetime(2026, 11, 27, tzinfo=UTC)
     ago = [age(now, now - timedelta(seconds=s)) for s in (5, 125, 7300, 3 * 86400)]
     assert ago == ["5 s ago", "2 min ago", "2 h ago", "3 days ago"]
+
+
+@pytest.mark.parametrize(
+    ("header", "host"),
+    [
+        (b"localhost", "localhost"),
+        (b"LocalHost:8000", "localhost"),
+        (b"localhost.", "localhost"),
+        (b"127.0.0.1:8000", "127.0.0.1"),
+        (b"[::1]:8000", "::1"),
+        (b"[::1]", "::1"),
+        (b"web.example", "web.example"),
+        (b"::1", None),  # an IPv6 address needs its brackets
+        (b"[::1", None),
+        (b"[::1]x", None),
+        (b"localhost:port", None),
+        (b"", None),
+        (None, None),
+        (b"a b", None),
+        (b"\xff", None),
+    ],
+)
+def test_the_host_of_a_host_header(header, host) -> None:
+    assert host_of(header) == host
+
+
+def test_without_a_login_only_loopback_names_are_allowed() -> None:
+    assert Settings().web_allowed_hosts is None  # loopback only
+    for host in ("localhost", "127.0.0.1", "127.8.0.1", "::1"):
+        assert host_allowed(host, None)
+    for host in ("evil.example", "10.0.0.1", "0.0.0.0", "localhost.evil.example", None):
+        assert not host_allowed(host, None)
+
+
+def test_with_a_login_the_listed_hosts_or_any() -> None:
+    assert Settings(web_auth="u:p").web_allowed_hosts == ("*",)
+    listed = Settings(web_auth="u:p", web_hosts=" Web.Example ,*.lab.example,[::1]")
+    assert listed.web_allowed_hosts == ("web.example", "*.lab.example", "::1")
+    assert host_allowed("web.example", listed.web_allowed_hosts)
+    assert host_allowed("a.lab.example", listed.web_allowed_hosts)
+    assert host_allowed("::1", listed.web_allowed_hosts)
+    for host in ("lab.example", "evil.example", "web.example.evil", "10.0.0.1"):
+        assert not host_allowed(host, listed.web_allowed_hosts), host
+    assert host_allowed("localhost", listed.web_allowed_hosts)  # loopback names always
+    assert host_allowed("anything.at.all", ("*",))
+
+
+@pytest.mark.parametrize("bad", ["a,,b", "web example", "a/b", "*web.example", "w*.example"])
+def test_a_bad_hosts_list_is_one_line(monkeypatch: pytest.MonkeyPatch, bad: str) -> None:
+    monkeypatch.setenv("MNISTGRID_WEB_HOSTS", bad)
+    with pytest.raises(BadInput, match="MNISTGRID_WEB_HOSTS: "):
+        load_settings()
+
+
+def test_serve_refuses_hosts_beyond_loopback_without_a_login() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "mnistgrid.cli", "serve"],
+        env={
+            "PATH": "/usr/bin:/bin",
+            "MNISTGRID_DATABASE_URL": "sqlite:////nonexistent/x.db",
+            "MNISTGRID_WEB_HOSTS": "localhost,web.example",
+        },
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "error: MNISTGRID_WEB_HOSTS: web.example is beyond this machine, and without a login "
+        "the web view answers loopback names only: set MNISTGRID_WEB_AUTH=user:password"
+    )

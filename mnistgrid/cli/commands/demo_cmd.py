@@ -104,7 +104,7 @@ def demo(folder: Path, grid_file: Path, n_workers: int, data_dir: Path | None) -
         )
     finally:
         stop(workers)
-    paths = report_paths(settings.reports_dir, done.name)
+    paths = report_paths(settings.reports_dir, done.name, done.sweep_id)
     if sweep.report_status != "written":  # a worker failed to write it, or an earlier demo
         write_report(store, done.sweep_id, settings.reports_dir, load_data=task_loader(settings))
     table = jobs_table(f"sweep {done.name}", store.sweep_jobs(done.sweep_id))

@@ -2,7 +2,8 @@
 
     mnistgrid report quick --out reports
 
-SWEEP is an id or a name; the files go to OUT/<sweep name>/.
+SWEEP is an id or a name; the files go to OUT/<sweep name>/ (for a name stored before the name
+rule, OUT/<its safe spelling>@<sweep id>/: see mnistgrid/report/paths.py).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from mnistgrid.report.write import write_report
     "out_dir",
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
-    help="reports folder; the report goes to OUT/<sweep name>/ "
+    help="reports folder; the report goes to OUT/<sweep name>/ (an old name that breaks the "
+    "name rule: OUT/<safe name>@<id>/) "
     "[default: MNISTGRID_REPORTS_DIR, or ./reports]",
 )
 @service_options

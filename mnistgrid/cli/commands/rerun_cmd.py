@@ -8,11 +8,13 @@ from __future__ import annotations
 import click
 from rich.console import Console
 
+from db.records import MAX_ID
 from mnistgrid.cli.commands.options import existing_store, service_options, settings_from
 from mnistgrid.cli.commands.train_cmd import EpochPrinter
 from mnistgrid.core.learner import use_threads
 from mnistgrid.core.training import train_jobs
 from mnistgrid.data.datasets import load_task
+from mnistgrid.errors import NotFound
 from mnistgrid.spec import JobSpec
 
 
@@ -22,6 +24,8 @@ from mnistgrid.spec import JobSpec
 def rerun(job_id: int, **services: object) -> None:
     """Train job JOB_ID again with its stored seed and configuration, and compare."""
     settings = settings_from(**services)
+    if not 0 < job_id <= MAX_ID:  # no such job, and no number to send to the database
+        raise NotFound(f"no job {job_id}")
     job = existing_store(settings).get_job(job_id)
     spec = JobSpec.model_validate(job.params)
     use_threads(settings.torch_threads)

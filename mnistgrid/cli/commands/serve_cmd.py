@@ -3,7 +3,8 @@
     mnistgrid serve                                              # http://127.0.0.1:8000
     MNISTGRID_WEB_AUTH=admin:secret mnistgrid serve --host 0.0.0.0 --port 8000
 
-Without a login (`MNISTGRID_WEB_AUTH`) it listens on a loopback address only.
+Without a login (`MNISTGRID_WEB_AUTH`) it listens on a loopback address only, and answers
+requests for loopback host names only (`localhost`, 127.0.0.0/8, `[::1]`): no DNS rebinding.
 """
 
 from __future__ import annotations
@@ -54,6 +55,11 @@ def refuse_exposure(settings: Settings) -> None:
         raise BadInput(
             f"refusing to listen on {settings.web_host} without a login: set "
             "MNISTGRID_WEB_AUTH=user:password, or listen on 127.0.0.1"
+        )
+    if beyond := settings.hosts_beyond_loopback_without_login:
+        raise BadInput(
+            f"MNISTGRID_WEB_HOSTS: {beyond[0]} is beyond this machine, and without a login the "
+            "web view answers loopback names only: set MNISTGRID_WEB_AUTH=user:password"
         )
 
 

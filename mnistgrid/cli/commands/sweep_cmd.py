@@ -24,7 +24,7 @@ from mnistgrid.report import report_paths
 from mnistgrid.settings import Settings
 from orchestrator.grid import load_grid
 from orchestrator.progress import watch as watch_sweep
-from orchestrator.submit import plan_sweep, submit_grid
+from orchestrator.submit import plan_sweep, submit_grid, sweep_name
 from orchestrator.tables import jobs_table, sweeps_table
 
 # How long `--wait` waits for the worker's report after the sweep ends.
@@ -76,8 +76,8 @@ def await_report(
 def echo_report(settings: Settings, sweep: SweepInfo) -> bool:
     """Say where the sweep's report is, or why there is none; False when it failed. The
     worker writes it into its own MNISTGRID_REPORTS_DIR, which this machine may not share."""
-    html = report_paths(settings.reports_dir, sweep.name).html
-    rewrite = f"`mnistgrid report {sweep.name}` writes it here"
+    html = report_paths(settings.reports_dir, sweep.name, sweep.sweep_id).html
+    rewrite = f"`mnistgrid report {sweep.ref}` writes it here"
     if sweep.report_status == "failed":
         click.echo(f"report: failed on the worker: {sweep.report_error}; {rewrite}", err=True)
         return False
@@ -92,7 +92,12 @@ def echo_report(settings: Settings, sweep: SweepInfo) -> bool:
 
 @click.command()
 @click.argument("grid_file", type=click.Path(path_type=Path))
-@click.option("--name", default=None, help="sweep name [default: the grid's name or file name]")
+@click.option(
+    "--name",
+    default=None,
+    help="sweep name: 1-200 letters, digits, '.', '_', '-', not all digits "
+    "[default: the grid's name, or its file's stem made to fit]",
+)
 @click.option("--new", is_flag=True, help="if the name exists with another grid, make a new one")
 @click.option("--wait", is_flag=True, help="show progress until the sweep ends")
 @service_options
@@ -100,6 +105,7 @@ def submit(grid_file: Path, name: str | None, new: bool, wait: bool, **services:
     """Validate GRID_FILE, write its sweep and jobs, and queue them."""
     settings = settings_from(**services)
     grid = load_grid(grid_file)
+    name = sweep_name(grid, name)
     jobs = plan_sweep(grid, settings)  # every grid error stops here, before any connection
     store = Store(settings.database_url)
     done = submit_grid(grid, jobs, name, new, store, make_celery(settings))
