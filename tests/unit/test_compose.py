@@ -365,6 +365,9 @@ def test_mnistgrid_services_start_after_the_migration_and_a_healthy_redis(name):
     needs = service(name)["depends_on"]
     assert needs["migrate"]["condition"] == "service_completed_successfully"
     assert needs["redis"]["condition"] == "service_healthy"
+    # Compose stops in reverse order of depends_on: PostgreSQL must outlive the workers' warm
+    # shutdown, which writes the jobs it hands back.
+    assert needs["postgres"]["condition"] == "service_healthy"
     assert service("migrate")["depends_on"]["postgres"]["condition"] == "service_healthy"
 
 
