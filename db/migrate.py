@@ -96,13 +96,25 @@ def ensure_current(url: str | URL | Engine) -> None:
 
 def _migrate(engine: Engine, step: object, revision: str) -> str | None:
     """Run an Alembic command in ONE transaction that holds the database's write lock."""
-    with _connected(write_bind(engine)) as connection, connection.begin():
+    with locked_transaction(engine) as connection:
+        step(make_config(connection=connection), revision)  # type: ignore[operator]
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+@contextmanager
+def locked_transaction(url: str | URL | Engine) -> Iterator[Connection]:
+    """One transaction that holds the database's write lock, the one migrations take: what
+    changes the schema or its grants waits for a concurrent `mnistgrid db upgrade`."""
+    with (
+        _engine_for(url, foreign_keys=False) as engine,
+        _connected(write_bind(engine)) as connection,
+        connection.begin(),
+    ):
         if connection.dialect.name == "postgresql":
             connection.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK}
             )
-        step(make_config(connection=connection), revision)  # type: ignore[operator]
-        return MigrationContext.configure(connection).get_current_revision()
+        yield connection
 
 
 @contextmanager

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MNISTGRID_", frozen=True, extra="ignore")
 
     database_url: str = DEFAULT_DATABASE_URL
+    # A PostgreSQL role that may only read, as a URL with its password: `mnistgrid db upgrade`
+    # creates or refreshes it with SELECT on every table (db/roles.py). Unset: no such role.
+    readonly_database_url: str | None = None
     broker_url: str = DEFAULT_BROKER_URL
     # Where MNIST lives: idx files (gzipped or raw) or a fastai `mnist_png` tree. Unset: download.
     data_dir: Path | None = None
@@ -68,7 +71,9 @@ class Settings(BaseSettings):
     # each sweep's tasks there. Unset: no links.
     flower_url: str | None = None
 
-    @field_validator("data_dir", "web_auth", "web_hosts", "flower_url", mode="before")
+    @field_validator(
+        "data_dir", "web_auth", "web_hosts", "flower_url", "readonly_database_url", mode="before"
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value in ("", None) else value

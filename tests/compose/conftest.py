@@ -97,6 +97,7 @@ def write_env_file(folder: Path, mnist_dir: Path, wheels_url: str) -> Path:
     values = {
         "REDIS_PASSWORD": secrets.token_hex(16),
         "POSTGRES_PASSWORD": secrets.token_hex(16),
+        "POSTGRES_READONLY_PASSWORD": secrets.token_hex(16),
         "FLOWER_BASIC_AUTH": f"admin:{secrets.token_hex(12)}",
         "FLOWER_BIND": "127.0.0.1",
         "FLOWER_PORT": free_port(),

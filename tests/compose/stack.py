@@ -86,6 +86,14 @@ class Stack:
             argv += ["--filter", f"label={label}"]
         return subprocess.run(argv, capture_output=True, text=True, check=True).stdout.split()
 
+    def project_containers(self) -> dict[str, str]:
+        """Every container of the project, running or not: id -> service."""
+        label = f"label=com.docker.compose.project={self.project}"
+        fields = '{{.ID}} {{.Label "com.docker.compose.service"}}'
+        argv = ["docker", "ps", "--all", "--no-trunc", "--filter", label, "--format", fields]
+        lines = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+        return dict(line.split() for line in lines.splitlines())
+
     def exit_code(self, container: str) -> int | None:
         """None while it runs."""
         state = json.loads(docker("inspect", "--format", "{{json .State}}", container).stdout)
@@ -102,6 +110,13 @@ class Stack:
         if done.returncode != 0:
             raise QueryFailed(done.stderr.strip())
         return json.loads(done.stdout)
+
+    def execute(self, statement: str) -> None:
+        """Run SQL as the owner, by psql inside the postgres container."""
+        (postgres,) = self.containers("postgres")
+        psql = ["psql", "-U", "mnistgrid", "-d", "mnistgrid", "-v", "ON_ERROR_STOP=1"]
+        done = docker("exec", postgres, *psql, "-c", statement)
+        assert done.returncode == 0, done.stderr
 
     def write_grid(self, name: str, body: str) -> str:
         """The grid /grids/NAME.toml for the orchestrator; returns its sweep's name."""
@@ -131,6 +146,21 @@ class Stack:
 
 def docker(*argv: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(["docker", *argv], capture_output=True, text=True, timeout=timeout)
+
+
+def inspect(container: str) -> dict:
+    """`docker inspect` of one container."""
+    done = docker("inspect", container)
+    assert done.returncode == 0, done.stderr
+    (found,) = json.loads(done.stdout)
+    return found
+
+
+def run_python(container: str, script: str) -> object:
+    """What `script`, run by the container's python, prints as JSON on its last line."""
+    done = docker("exec", container, "python", "-c", script)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.splitlines()[-1])
 
 
 def compose_env() -> dict[str, str]:

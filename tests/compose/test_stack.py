@@ -14,6 +14,7 @@ import ast
 import base64
 import csv
 import json
+import secrets
 import subprocess
 import urllib.error
 import urllib.request
@@ -23,9 +24,11 @@ from statistics import median
 
 import pytest
 import yaml
+from sqlalchemy.engine import make_url
 
 from tests.compose.conftest import LEASE_SECONDS, read_env, skip_module_without_engine
-from tests.compose.stack import REPO, Stack, wait_until
+from tests.compose.stack import REPO, Stack, docker, inspect, run_python, wait_until
+from tests.integration.test_readonly_role import WRITES
 
 pytestmark = [pytest.mark.compose, pytest.mark.integration]
 skip_module_without_engine()
@@ -249,6 +252,169 @@ def test_the_web_view_needs_its_login_and_shows_the_sweep(stack: Stack):
     assert status == 200 and sweep in page
 
 
+# -- least privilege: placeholders, roles, ACL users, command lines ----------------------------
+
+
+def test_a_placeholder_left_in_env_stops_the_stack_naming_it(stack: Stack, tmp_path):
+    """The README's `up` with two secrets still at .env.example's change-me, as another project
+    on the same images: only check-env runs, fails, and names both in one line."""
+    env = read_env(stack) | {
+        "POSTGRES_READONLY_PASSWORD": "change-me",
+        "FLOWER_BASIC_AUTH": "admin:change-me",
+    }
+    (tmp_path / "env").write_text("".join(f"{key}={value}\n" for key, value in env.items()))
+    other = Stack(f"{stack.project}-placeholder", tmp_path / "env", stack.grids, stack.prefix)
+    try:
+        up = other.compose("up", "-d", "--no-build", "--scale", "worker=2", check=False)
+        logs = other.compose("logs", "--no-color", "check-env").stdout
+        created = set(other.project_containers().values())
+    finally:
+        other.down("--volumes", "--remove-orphans")
+    assert up.returncode != 0, "the stack started with change-me in .env"
+    errors = [line for line in logs.splitlines() if "error:" in line]
+    assert len(errors) == 1 and errors[0].endswith(
+        "error: .env still holds the placeholder change-me in FLOWER_BASIC_AUTH"
+        " POSTGRES_READONLY_PASSWORD: replace each with a secret of its own (README.md,"
+        ' "Credentials")'
+    ), logs
+    assert created == {"check-env"}, f"started despite the placeholders: {created}"
+
+
+def environment(container: str) -> dict[str, str]:
+    return dict(item.split("=", 1) for item in inspect(container)["Config"]["Env"])
+
+
+def passwords_of(stack: Stack) -> dict[str, str]:
+    """Every password of the stack's .env (of a login, the part after `user:`)."""
+    env = read_env(stack)
+    found = {
+        k: env[k] for k in ("REDIS_PASSWORD", "POSTGRES_PASSWORD", "POSTGRES_READONLY_PASSWORD")
+    }
+    return found | {k: env[k].split(":", 1)[1] for k in ("FLOWER_BASIC_AUTH", "WEB_AUTH")}
+
+
+def test_flower_holds_the_broker_only_and_web_the_readonly_role_only(stack: Stack):
+    passwords = passwords_of(stack)
+    (flower,) = stack.containers("flower")
+    env = environment(flower)
+    assert {key for key in env if key.startswith("MNISTGRID_")} == {"MNISTGRID_BROKER_URL"}
+    for name in ("POSTGRES_PASSWORD", "POSTGRES_READONLY_PASSWORD", "WEB_AUTH"):
+        assert not any(passwords[name] in value for value in env.values()), f"{name} in Flower"
+    (web,) = stack.containers("web")
+    env = environment(web)
+    assert "MNISTGRID_BROKER_URL" not in env
+    assert make_url(env["MNISTGRID_DATABASE_URL"]).username == "mnistgrid_readonly"
+    for name in ("REDIS_PASSWORD", "POSTGRES_PASSWORD", "FLOWER_BASIC_AUTH"):
+        assert not any(passwords[name] in value for value in env.values()), f"{name} in web"
+
+
+def readonly_probe(writes: dict[str, str]) -> str:
+    """Python for the web container: who its database URL logs in as, what it reads, and the
+    error of each write tried in a read-write transaction ("done" if one went through)."""
+    return f"""
+import json, os, psycopg
+from sqlalchemy.engine import make_url
+url = make_url(os.environ["MNISTGRID_DATABASE_URL"]).set(drivername="postgresql")
+found = {{}}
+with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as db:
+    found["user"] = db.execute("select current_user").fetchone()[0]
+    found["read only"] = db.execute("show default_transaction_read_only").fetchone()[0]
+    found["sweeps"] = db.execute("select count(*) from sweeps").fetchone()[0]
+    for what, statement in {writes!r}.items():
+        try:
+            with db.transaction():
+                db.execute("SET TRANSACTION READ WRITE")
+                db.execute(statement)
+            found[what] = "done"
+        except psycopg.Error as error:
+            found[what] = type(error).__name__
+print(json.dumps(found))
+"""
+
+
+def test_the_web_views_database_role_reads_and_cannot_write(stack: Stack):
+    """Through the web container's own URL: SELECT only; INSERT, UPDATE, DELETE, TRUNCATE and
+    DDL are refused by privilege, not merely by its read-only default transactions."""
+    (web,) = stack.containers("web")
+    found = run_python(web, readonly_probe(WRITES))
+    assert found.pop("user") == "mnistgrid_readonly"
+    assert found.pop("read only") == "on"
+    assert found.pop("sweeps") >= 1
+    assert found == dict.fromkeys(WRITES, "InsufficientPrivilege")
+
+
+# What an ACL user of the queue must not run; each would wipe, reconfigure or stall Redis.
+DANGEROUS = [
+    "FLUSHALL",
+    "FLUSHDB",
+    "CONFIG GET maxmemory",
+    "CONFIG SET maxmemory 1",
+    "DEBUG SLEEP 0",
+    "KEYS *",
+    "ACL SETUSER mnistgrid +@all",
+]
+REDIS_PROBE = f"""
+import json, os, redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+client = redis.Redis.from_url(os.environ["MNISTGRID_BROKER_URL"], socket_timeout=10)
+found = {{"whoami": client.execute_command("ACL", "WHOAMI").decode()}}
+for command in {DANGEROUS!r}:
+    try:
+        client.execute_command(*command.split())
+        found[command] = "done"
+    except redis.ResponseError as error:
+        found[command] = f"{{type(error).__name__}}: {{error}}"
+password = client.connection_pool.connection_kwargs["password"]
+for who, login in [("default", {{"password": password}}), ("nobody", {{}})]:
+    try:
+        # no retries: a refused login is an answer, not an outage
+        redis.Redis(host="redis", socket_timeout=10, retry=Retry(NoBackoff(), 0), **login).ping()
+        found[who] = "done"
+    except redis.RedisError as error:
+        found[who] = type(error).__name__
+print(json.dumps(found))
+"""
+
+
+def test_the_apps_redis_user_is_refused_the_dangerous_commands(stack: Stack):
+    """As the workers log in (their broker URL), which ran the first sweep end to end."""
+    assert sweep_status(stack, f"{stack.prefix}-stack") == "finished"
+    (worker, *_) = stack.containers("worker")
+    found = run_python(worker, REDIS_PROBE)
+    assert found.pop("whoami") == "mnistgrid"
+    # Redis refuses DEBUG to every client before its ACL is asked (enable-debug-command no).
+    debug = found.pop("DEBUG SLEEP 0")
+    assert debug.startswith("NoPermissionError") or "DEBUG command not allowed" in debug
+    assert {command: error.split(":")[0] for command, error in found.items()} == {
+        **dict.fromkeys(set(DANGEROUS) - {"DEBUG SLEEP 0"}, "NoPermissionError"),
+        "default": "AuthenticationError",  # the default user is off, whatever the password
+        "nobody": "AuthenticationError",
+    }
+
+
+def test_no_password_stands_on_any_command_line(stack: Stack):
+    """Of every container, as Docker started it (`docker inspect`: argv, healthcheck) and, while
+    it runs, every process in it (`docker top` and /proc/*/cmdline inside)."""
+    passwords = passwords_of(stack)
+    seen = {}
+    for container, service in stack.project_containers().items():
+        state = inspect(container)
+        config = state["Config"]
+        started = [state["Path"], state["Args"], config["Cmd"], config["Entrypoint"]]
+        lines = [json.dumps([*started, config.get("Healthcheck")])]
+        if state["State"]["Running"]:
+            top = docker("top", container, "-eo", "pid,args")
+            assert top.returncode == 0, top.stderr
+            cmdlines = "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f; echo; done"
+            lines += [top.stdout, docker("exec", container, "sh", "-c", cmdlines).stdout]
+        seen[service] = seen.get(service, "") + "\n".join(lines)
+        leaked = [name for name, value in passwords.items() if value in seen[service]]
+        assert not leaked, f"{service}: {leaked} on a command line:\n{seen[service]}"
+    assert "redis-server" in seen["redis"] and "flower" in seen["flower"]
+    assert "serve" in seen["web"] and "worker" in seen["worker"]
+
+
 # -- the GPU profile ----------------------------------------------------------------------------
 
 
@@ -344,7 +510,9 @@ def test_compose_restart_mid_sweep(stack: Stack, service: str, tmp_path):
 
 def test_down_then_up_keeps_the_state_and_resubmitting_is_a_no_op(stack: Stack):
     """Last: it takes the whole stack down (volumes kept) and brings it up again, whose
-    orchestrator submits the first sweep's grid again."""
+    orchestrator submits the first sweep's grid again. Meanwhile the web view's role is
+    dropped, as on a volume made before it existed, and its password changed in .env: the
+    migration of the next `up` must make it again, with the new password."""
     stack.scale_workers(2)
     first = f"{stack.prefix}-stack"
     kept = epochs_of(stack, first)
@@ -352,9 +520,23 @@ def test_down_then_up_keeps_the_state_and_resubmitting_is_a_no_op(stack: Stack):
     stack.submit("down-up")
     wait_for_epochs(stack, sweep, 3)
     fault = Fault.now("docker-compose down, then up", stack, sweep)
+    stack.compose("stop", "web")
+    stack.execute("DROP OWNED BY mnistgrid_readonly; DROP ROLE mnistgrid_readonly")
+    rotated = read_env(stack) | {"POSTGRES_READONLY_PASSWORD": secrets.token_hex(16)}
+    stack.env_file.write_text("".join(f"{key}={value}\n" for key, value in rotated.items()))
     stack.down()
     assert not stack.containers("postgres", running=False)
     stack.up()
+    migrated = stack.compose("logs", "--no-color", "migrate").stdout
+    assert "role mnistgrid_readonly may read the 5 tables of schema public" in migrated
+
+    def web_reads() -> bool:
+        try:
+            return published(stack, "WEB_PORT", "WEB_AUTH", "/api/sweeps")[0] == 200
+        except OSError:  # not listening yet
+            return False
+
+    wait_until(web_reads, 120, "the web view to read through its re-made role")
     (orchestrator,) = stack.containers("orchestrator", running=False)
     wait_until(lambda: stack.exit_code(orchestrator) is not None, 300, "the orchestrator to exit")
     output = stack.compose("logs", "--no-color", "orchestrator").stdout

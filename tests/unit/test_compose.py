@@ -1,7 +1,9 @@
 """docker-compose.yml, checked without a Docker engine: every command is one that mnistgrid (or
-Redis, or Flower) really has, every MNISTGRID_* variable is a setting, start order rests on
-health, the GPU reservation is well formed, the image builds offline or through a mirror
-without changing a default build, and no secret is committed. tests/compose runs the stack.
+Redis, or Flower) really has, every MNISTGRID_* variable is a setting, each service gets only
+the credentials it uses and none on a command line, a placeholder left in .env stops the stack,
+start order rests on health, the GPU reservation is well formed, the image builds offline or
+through a mirror without changing a default build, and no secret is committed. tests/compose
+runs the stack.
 
     python -m pytest tests/unit/test_compose.py
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 import importlib
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import tomllib
@@ -32,6 +35,7 @@ COMPOSE = REPO / "docker-compose.yml"
 DOCKERFILE = REPO / "Dockerfile"
 ENV_EXAMPLE = REPO / ".env.example"
 SERVICES = {
+    "check-env",
     "redis",
     "postgres",
     "migrate",
@@ -41,8 +45,8 @@ SERVICES = {
     "web",
     "orchestrator",
 }
-MNISTGRID_SERVICES = sorted(SERVICES - {"redis", "postgres"})
-ONE_SHOT = {"migrate", "orchestrator"}
+MNISTGRID_SERVICES = sorted(SERVICES - {"check-env", "redis", "postgres"})
+ONE_SHOT = {"check-env", "migrate", "orchestrator"}
 PLACEHOLDER = "change-me"
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|AUTH|KEY", re.IGNORECASE)
 # ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}: what compose 1.29 knows.
@@ -77,7 +81,14 @@ def interpolate(value: object, env: dict[str, str]) -> object:
 
 RAW = yaml.safe_load(COMPOSE.read_text())
 ENV = read_env_file(ENV_EXAMPLE)
+# What .env holds once every change-me is replaced: the values the stack starts with.
+REAL_ENV = {
+    key: value.replace(PLACEHOLDER, f"real-{key.lower()}") if SECRET_NAME.search(key) else value
+    for key, value in ENV.items()
+}
 STACK = interpolate(RAW, ENV)
+# The variables compose requires: every one is a secret (tested below).
+REQUIRED = set(re.findall(r"\$\{([A-Z_]+):\?", COMPOSE.read_text()))
 
 
 def service(name: str) -> dict:
@@ -186,13 +197,43 @@ def test_flower_requires_a_login_for_its_pages_and_api():
     assert port.startswith("127.0.0.1:") and port.endswith(":5555"), "publish on localhost only"
 
 
-def test_redis_requires_its_password_and_keeps_its_queues():
-    argv = RAW["services"]["redis"]["command"]
-    assert argv[0] == "redis-server"
-    assert argv[argv.index("--requirepass") + 1].startswith("${REDIS_PASSWORD:?")
+def redis_start() -> list[str]:
+    """The lines of the shell script that starts Redis, as the container's shell gets it."""
+    shell, option, script = service("redis")["entrypoint"]
+    assert (shell, option) == ("sh", "-c") and "command" not in service("redis")
+    return [line.strip() for line in script.splitlines()]
+
+
+def test_redis_writes_its_acl_from_the_environment_and_keeps_its_queues():
+    lines = redis_start()
+    assert RAW["services"]["redis"]["environment"]["REDISCLI_AUTH"].startswith(
+        "${REDIS_PASSWORD:?"
+    )
+    # Only the password's hash goes into the file, and the password leaves the environment of
+    # the process that becomes redis-server.
+    assert "hash=$(printf %s \"$REDISCLI_AUTH\" | sha256sum | cut -d ' ' -f 1)" in lines
+    assert "unset REDISCLI_AUTH" in lines
+    (start,) = [line for line in lines if line.startswith("exec ")]
+    argv = start.split()
+    assert argv[:3] == ["exec", "docker-entrypoint.sh", "redis-server"]
+    assert argv[3] == '"$conf"', "the ACL file, not a password, on the command line"
     assert argv[argv.index("--appendonly") + 1] == "yes"
     assert argv[argv.index("--maxmemory-policy") + 1] == "noeviction"
     assert any(volume.endswith(":/data") for volume in service("redis")["volumes"])
+
+
+def test_redis_turns_the_default_user_off_and_refuses_mnistgrid_the_dangerous_commands():
+    (acl,) = [line for line in redis_start() if line.startswith("printf ")]
+    words = shlex.split(acl)  # printf '%s\n' RULE... > "$conf": one line per rule
+    assert words[1] == "%s\\n" and words[-2:] == [">", "$conf"]
+    users = {rule.split()[1]: rule.split()[2:] for rule in words[2:-2]}
+    # `reset` first: off, no password, no commands, keys or channels, whatever came before.
+    assert users["default"] == ["reset"]
+    assert users["mnistgrid"] == ["reset", "on", "#$hash", "~*", "&*", "+@all", "-@dangerous"]
+    # The services' broker URL logs in as that user (Redis 6 ACL: user and password).
+    assert service("worker")["environment"]["MNISTGRID_BROKER_URL"].startswith(
+        "redis://mnistgrid:"
+    )
 
 
 def test_postgres_runs_the_image_default_on_a_volume():
@@ -211,8 +252,65 @@ def test_every_mnistgrid_variable_is_a_valid_setting(name):
     fields = {key.removeprefix("MNISTGRID_").lower(): env[key] for key in names}
     assert set(fields) <= set(Settings.model_fields), "not a field of mnistgrid.settings.Settings"
     Settings(**fields)  # and each value validates
-    assert fields["database_url"].startswith("postgresql+psycopg://mnistgrid:")
-    assert fields["broker_url"] == f"redis://:{ENV['REDIS_PASSWORD']}@redis:6379/0"
+
+
+OWNER_URL = f"postgresql+psycopg://mnistgrid:{ENV['POSTGRES_PASSWORD']}@postgres:5432/mnistgrid"
+READONLY_URL = (
+    f"postgresql+psycopg://mnistgrid_readonly:{ENV['POSTGRES_READONLY_PASSWORD']}"
+    "@postgres:5432/mnistgrid"
+)
+BROKER_URL = f"redis://mnistgrid:{ENV['REDIS_PASSWORD']}@redis:6379/0"
+# What each service may reach, and with which role: nothing more.
+CREDENTIALS = {
+    "migrate": {"database_url": OWNER_URL, "readonly_database_url": READONLY_URL},
+    "worker": {"database_url": OWNER_URL, "broker_url": BROKER_URL},
+    "worker-gpu": {"database_url": OWNER_URL, "broker_url": BROKER_URL},
+    "orchestrator": {"database_url": OWNER_URL, "broker_url": BROKER_URL},
+    "flower": {"broker_url": BROKER_URL},  # Flower reads the broker, never the store
+    "web": {"database_url": READONLY_URL},  # the web view reads the store, never the broker
+}
+
+
+@pytest.mark.parametrize("name", MNISTGRID_SERVICES)
+def test_each_service_reaches_the_store_and_the_broker_only_as_it_must(name):
+    env = service(name)["environment"]
+    urls = {"database_url", "readonly_database_url", "broker_url"}
+    given = {
+        key: env[f"MNISTGRID_{key.upper()}"] for key in urls if f"MNISTGRID_{key.upper()}" in env
+    }
+    assert given == CREDENTIALS[name]
+
+
+OWNER_AND_BROKER = {"POSTGRES_PASSWORD", "REDIS_PASSWORD"}
+# The .env secrets each service's environment holds.
+SECRETS_OF = {
+    "check-env": REQUIRED,  # it checks them all
+    "redis": {"REDIS_PASSWORD"},
+    "postgres": {"POSTGRES_PASSWORD"},
+    "migrate": {"POSTGRES_PASSWORD", "POSTGRES_READONLY_PASSWORD"},
+    "worker": OWNER_AND_BROKER,
+    "worker-gpu": OWNER_AND_BROKER,
+    "orchestrator": OWNER_AND_BROKER,
+    "flower": {"REDIS_PASSWORD", "FLOWER_BASIC_AUTH"},
+    "web": {"POSTGRES_READONLY_PASSWORD", "WEB_AUTH"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_each_service_holds_only_the_secrets_it_uses(name):
+    environment = strings(RAW["services"][name].get("environment", {}))
+    held = {match["name"] for text in environment for match in VARIABLE.finditer(text)}
+    assert held & REQUIRED == SECRETS_OF[name]
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_no_secret_stands_on_a_command_line(name):
+    """`ps`, `docker top` and `docker inspect` show argv: a secret reaches a process through its
+    environment only, and a script reads it as $$NAME, which compose leaves to the shell."""
+    body = RAW["services"][name]
+    argv = strings([body.get("command", []), body.get("entrypoint", []), body.get("healthcheck")])
+    named = {match["name"] for text in argv for match in VARIABLE.finditer(text.replace("$$", ""))}
+    assert not named & REQUIRED
 
 
 @pytest.mark.parametrize("name", ["worker", "worker-gpu", "orchestrator"])
@@ -228,8 +326,9 @@ def test_the_report_folder_is_mounted_where_the_reports_go(name):
 
 def test_redis_and_postgres_have_healthchecks_that_really_connect():
     redis_check = " ".join(service("redis")["healthcheck"]["test"])
-    assert "redis-cli" in redis_check and "PONG" in redis_check
-    assert "REDISCLI_AUTH" in service("redis")["environment"] or " -a " in redis_check
+    # As the services' user, its password from REDISCLI_AUTH: `-a PASSWORD` would be argv.
+    assert "redis-cli --user mnistgrid ping" in redis_check and "PONG" in redis_check
+    assert "REDISCLI_AUTH" in service("redis")["environment"]
     assert "pg_isready" in " ".join(service("postgres")["healthcheck"]["test"])
 
 
@@ -243,11 +342,32 @@ def test_depends_on_waits_for_health_or_completion_not_start_order(name):
             assert condition == "service_completed_successfully" and target in ONE_SHOT
 
 
+def needs(name: str) -> set[str]:
+    """Every service `name` waits for, directly or through the ones it waits for."""
+    direct = set(service(name).get("depends_on", {}))
+    return direct.union(*(needs(target) for target in direct))
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES - {"check-env"}))
+def test_nothing_starts_before_the_check_of_env_succeeded(name):
+    assert "check-env" in needs(name)
+    assert not service("check-env").get("depends_on"), "it runs first"
+
+
+@pytest.mark.parametrize("name", ["redis", "postgres"])
+def test_the_servers_wait_for_the_check_of_env(name):
+    rule = service(name)["depends_on"]["check-env"]
+    assert rule["condition"] == "service_completed_successfully"
+
+
 @pytest.mark.parametrize("name", ["worker", "worker-gpu", "orchestrator"])
 def test_mnistgrid_services_start_after_the_migration_and_a_healthy_redis(name):
     needs = service(name)["depends_on"]
     assert needs["migrate"]["condition"] == "service_completed_successfully"
     assert needs["redis"]["condition"] == "service_healthy"
+    # Compose stops in reverse order of depends_on: PostgreSQL must outlive the workers' warm
+    # shutdown, which writes the jobs it hands back.
+    assert needs["postgres"]["condition"] == "service_healthy"
     assert service("migrate")["depends_on"]["postgres"]["condition"] == "service_healthy"
 
 
@@ -282,15 +402,63 @@ def test_no_secret_literal_in_the_compose_file():
 
 
 def test_env_example_holds_placeholders_for_every_required_variable():
-    required = set(re.findall(r"\$\{([A-Z_]+):\?", COMPOSE.read_text()))
-    assert required == {"REDIS_PASSWORD", "POSTGRES_PASSWORD", "FLOWER_BASIC_AUTH", "WEB_AUTH"}
-    assert required <= set(ENV)
+    assert {
+        "REDIS_PASSWORD",
+        "POSTGRES_PASSWORD",
+        "POSTGRES_READONLY_PASSWORD",
+        "FLOWER_BASIC_AUTH",
+        "WEB_AUTH",
+    } == REQUIRED
+    assert all(SECRET_NAME.search(name) for name in REQUIRED)
+    assert set(ENV) >= REQUIRED
     for key, value in ENV.items():
         if SECRET_NAME.search(key):
             assert PLACEHOLDER in value, f"{key} in .env.example must be a placeholder"
     used = {match["name"] for match in VARIABLE.finditer(COMPOSE.read_text())}
     mentioned = re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", ENV_EXAMPLE.read_text(), re.MULTILINE)
     assert set(mentioned) <= used, "every variable .env.example mentions is used"
+
+
+# -- a placeholder left in .env stops the stack ------------------------------------------------
+
+
+def check_env(env: dict[str, str]) -> subprocess.CompletedProcess:
+    """The check-env service's script, run by this machine's sh with the environment compose
+    would give it from `env` (the values of a .env file)."""
+    shell, option, script = service("check-env")["entrypoint"]
+    environment = interpolate(RAW["services"]["check-env"]["environment"], env)
+    return subprocess.run(
+        [shell, option, script],
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **environment},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def placeholder_error(*names: str) -> str:
+    return (
+        f"error: .env still holds the placeholder change-me in {' '.join(sorted(names))}: "
+        'replace each with a secret of its own (README.md, "Credentials")'
+    )
+
+
+def test_check_env_lets_the_stack_start_once_every_placeholder_is_replaced():
+    done = check_env(REAL_ENV)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+
+
+@pytest.mark.parametrize("name", sorted(REQUIRED))
+def test_check_env_stops_the_stack_naming_a_placeholder_left(name):
+    done = check_env({**REAL_ENV, name: ENV[name]})  # as .env.example has it
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [placeholder_error(name)]
+
+
+def test_check_env_names_every_placeholder_left_in_one_line():
+    done = check_env(ENV)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [placeholder_error(*REQUIRED)]
 
 
 # -- building offline, through a mirror or behind a proxy --------------------------------------
