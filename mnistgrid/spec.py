@@ -163,9 +163,11 @@ class JobSpec(Frozen):
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def shape_key(self) -> str:
-        """Equal for jobs that can train as one stack: everything but lr and seed agrees."""
+        """Equal for jobs that can train as one stack: everything but lr, seed and init_std
+        (which only draws the first parameters) agrees."""
         fields = self.canonical()
-        fields.pop("lr", None), fields.pop("seed", None)
+        for free in ("lr", "seed", "init_std"):
+            fields.pop(free, None)
         return json.dumps(fields, sort_keys=True, separators=(",", ":"))
 
     @property

@@ -44,6 +44,7 @@ from mnistgrid.spec import (
     fit_sweep_name,
     sweep_name_problem,
 )
+from orchestrator.search import Distribution, SampledAxis, Search, draw
 
 
 class Strict(BaseModel):
@@ -66,19 +67,25 @@ class Axes(Strict):
     activation: list[Activation] = Field(default=["sigmoid"], min_length=1)
     seed: list[int] = Field(default=[0], min_length=1)
     batch_size: list[int] = Field(default=[256], min_length=1)
+    # Unset: every job starts from [train].init_std.
+    init_std: list[float] | None = Field(default=None, min_length=1)
 
     @field_validator("*", mode="before")
     @classmethod
     def _one_value_is_an_axis(cls, value: object) -> object:
         return as_list(value)
 
-    @field_validator("lr")
+    @field_validator("lr", "init_std")
     @classmethod
-    def _finite_positive(cls, lrs: list[float]) -> list[float]:
-        for lr in lrs:
-            if not math.isfinite(lr) or lr <= 0:
-                raise ValueError(f"every lr must be a finite positive number, got {lr}")
-        return lrs
+    def _finite_positive(
+        cls, values: list[float] | None, info: ValidationInfo
+    ) -> list[float] | None:
+        for value in values or ():
+            if not math.isfinite(value) or value <= 0:
+                raise ValueError(
+                    f"every {info.field_name} must be a finite positive number, got {value}"
+                )
+        return values
 
     @field_validator("hidden", "seed", "batch_size")
     @classmethod
@@ -110,7 +117,23 @@ class GridFile(Strict):
     data: DataSpec = DataSpec()
     train: Training = Training()
     stop: StopSpec = StopSpec()
+    search: Search | None = None
     grid: Axes
+    # The axes of [grid] given as a distribution (orchestrator/search.py), moved here from it.
+    sampled: dict[SampledAxis, Distribution] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _distributions_apart(cls, document: object) -> object:
+        """`lr = { log_uniform = [...] }` in [grid] is a sampled axis, not a list."""
+        if not isinstance(document, dict) or not isinstance(document.get("grid"), dict):
+            return document
+        if "sampled" in document:
+            raise ValueError("sampled: unknown key (give a distribution in [grid])")
+        axes = document["grid"]
+        sampled = {key: value for key, value in axes.items() if isinstance(value, dict)}
+        kept = {key: value for key, value in axes.items() if key not in sampled}
+        return {**document, "grid": kept, "sampled": sampled} if sampled else document
 
     @field_validator("name")
     @classmethod
@@ -118,6 +141,22 @@ class GridFile(Strict):
         if name is not None and (problem := sweep_name_problem(name)) is not None:
             raise ValueError(problem)
         return name
+
+    @model_validator(mode="after")
+    def _sampling_is_complete(self) -> GridFile:
+        for axis, distribution in self.sampled.items():
+            try:
+                distribution.check_axis(axis)
+            except ValueError as error:
+                raise ValueError(f"grid.{axis}: {error}") from None
+        if self.sampled and self.search is None:
+            raise ValueError(f"grid.{min(self.sampled)}: a sampled axis needs a [search] table")
+        if self.search is not None and not self.sampled:
+            raise ValueError("search: no axis of [grid] is a distribution to sample")
+        given_twice = "init_std" in self.train.model_fields_set
+        if given_twice and (self.grid.init_std is not None or "init_std" in self.sampled):
+            raise ValueError("init_std: give it in [train] or in [grid], not both")
+        return self
 
     @model_validator(mode="after")
     def _grace_inside_the_epochs(self) -> GridFile:
@@ -137,8 +176,14 @@ class Grid(Strict):
 
     def hash(self) -> str:
         document = self.spec.model_dump(mode="json")
+        # A grid keeps the hash it had before stopping, sampling and init_std axes existed.
         if not self.spec.stop.active:
-            del document["stop"]  # so a grid keeps the hash it had before stopping existed
+            del document["stop"]
+        for key in ("search", "sampled"):
+            if not document[key]:
+                del document[key]
+        if document["grid"]["init_std"] is None:
+            del document["grid"]["init_std"]
         text = json.dumps(document, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -149,8 +194,8 @@ MAX_GRID_BYTES = 1 << 20
 # The axes each model reads; the others do not multiply its jobs.
 AXES_OF: dict[str, tuple[str, ...]] = {
     "baseline": ("distance",),
-    "linear": ("loss", "lr", "seed", "batch_size"),
-    "mlp": ("loss", "lr", "hidden", "activation", "seed", "batch_size"),
+    "linear": ("loss", "lr", "init_std", "seed", "batch_size"),
+    "mlp": ("loss", "lr", "init_std", "hidden", "activation", "seed", "batch_size"),
 }
 
 
@@ -198,8 +243,13 @@ def parse_grid(text: str, default_name: str, where: str = "") -> Grid:
         # back as lists).
         spec = GridFile.model_validate(document, strict=True)
     except ValidationError as error:
-        raise BadInput(describe_validation_error(error, where)) from None
+        raise BadInput(describe_validation_error(error, where, grid_key)) from None
     return Grid(name=spec.name or fit_sweep_name(default_name), spec=spec)
+
+
+def grid_key(key: str) -> str:
+    """A key as the file spells it: a sampled axis is written in [grid]."""
+    return "grid." + key.removeprefix("sampled.") if key.startswith("sampled.") else key
 
 
 def load_grid(path: Path) -> Grid:
@@ -209,11 +259,13 @@ def load_grid(path: Path) -> Grid:
 
 
 def count_jobs(grid: Grid) -> int:
-    """How many jobs `expand` would make, without making them."""
-    axes = grid.spec.grid
+    """How many jobs `expand` would make, without making them (a sampled axis counts as many
+    values as there are samples)."""
+    samples = grid.spec.search.samples if grid.spec.search else 1
     return sum(
-        math.prod(len(getattr(axes, axis)) for axis in AXES_OF[model])
-        for model in dict.fromkeys(axes.model)
+        math.prod(len(axis_values(grid, axis)) for axis in listed_axes(grid, model))
+        * (samples if sampled_axes(grid, model) else 1)
+        for model in dict.fromkeys(grid.spec.grid.model)
     )
 
 
@@ -224,28 +276,41 @@ def expand(grid: Grid, limit: int) -> list[JobSpec]:
         raise BadInput(
             f"grid has {total:,} jobs, over the limit of {limit:,} (MNISTGRID_MAX_GRID_JOBS)"
         )
+    points = draw(grid.spec.search, dict(grid.spec.sampled)) if grid.spec.search else [{}]
     jobs: dict[str, JobSpec] = {}
     for model in dict.fromkeys(grid.spec.grid.model):
-        for job in model_jobs(grid, model):
+        for job in model_jobs(grid, model, points):
             jobs.setdefault(job.key(), job)
     return list(jobs.values())
 
 
-def model_jobs(grid: Grid, model: str) -> list[JobSpec]:
-    axes, train = grid.spec.grid, grid.spec.train
-    names = AXES_OF[model]
-    shared = {
-        "epochs": train.epochs,
-        "device": train.device,
-        "init_std": train.init_std,
-        "data": grid.spec.data,
-    }
+def listed_axes(grid: Grid, model: str) -> list[str]:
+    return [axis for axis in AXES_OF[model] if axis not in grid.spec.sampled]
+
+
+def sampled_axes(grid: Grid, model: str) -> list[str]:
+    return [axis for axis in AXES_OF[model] if axis in grid.spec.sampled]
+
+
+def axis_values(grid: Grid, axis: str) -> list[object]:
+    values = getattr(grid.spec.grid, axis)
+    return [grid.spec.train.init_std] if values is None else values  # init_std from [train]
+
+
+def model_jobs(grid: Grid, model: str, points: list[dict[str, float | int]]) -> list[JobSpec]:
+    """The model's jobs: its listed axes crossed, each combination with every sample."""
+    train = grid.spec.train
+    listed, drawn = listed_axes(grid, model), sampled_axes(grid, model)
+    shared = {"epochs": train.epochs, "device": train.device, "data": grid.spec.data}
     if model != "baseline":
         shared["gradient"] = train.gradient
+    samples = [{axis: point[axis] for axis in drawn} for point in points] if drawn else [{}]
     specs = []
-    for values in itertools.product(*(getattr(axes, name) for name in names)):
-        try:
-            specs.append(JobSpec(model=model, **shared, **dict(zip(names, values, strict=True))))
-        except ValidationError as error:
-            raise BadInput(describe_validation_error(error, f"grid ({model}): ")) from None
+    for values in itertools.product(*(axis_values(grid, axis) for axis in listed)):
+        for sample in samples:
+            given = {**shared, **dict(zip(listed, values, strict=True)), **sample}
+            try:
+                specs.append(JobSpec(model=model, **given))
+            except ValidationError as error:
+                raise BadInput(describe_validation_error(error, f"grid ({model}): ")) from None
     return specs

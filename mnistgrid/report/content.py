@@ -6,7 +6,6 @@ import math
 import statistics
 from collections.abc import Mapping
 
-from mnistgrid.core.stopping import rungs
 from mnistgrid.report.confusion import Confusion, Unavailable
 from mnistgrid.report.document import (
     Block,
@@ -34,6 +33,7 @@ from mnistgrid.report.summary import (
     digit_order,
     gap_verdicts,
     per_digit,
+    rung_counts,
     several_seeds,
     stopping_summary,
 )
@@ -228,19 +228,11 @@ def stopping_blocks(data: SweepData, bests: list[FamilyBest]) -> list[Block]:
 
 def rung_blocks(data: SweepData) -> list[Block]:
     """At each rung (of each Hyperband bracket): how many jobs reached it, went on, stopped."""
-    rule, rows = data.stop, []
-    trained = [job for job in data.jobs if job.model != "baseline"]
-    for bracket in sorted({job.bracket or 0 for job in trained}):
-        jobs = [job for job in trained if (job.bracket or 0) == bracket]
-        for rung in rungs(rule, max(job.spec.epochs for job in jobs), bracket):
-            reached = [job for job in jobs if len(job.epochs) >= rung]
-            stopped = sum(job.status == "stopped" and len(job.epochs) == rung for job in reached)
-            name = f"bracket {bracket}, " if rule.rule == "hyperband" else ""
-            rows.append((f"{name}epoch {rung}", len(reached), len(reached) - stopped, stopped))
-    if not rows:
+    counts = rung_counts(data)
+    if not counts:
         return []
     header = ("rung", "jobs that reached it", "went on", "stopped there")
-    cells = tuple((name, str(a), str(b), str(c)) for name, a, b, c in rows)
+    cells = tuple((c.name, str(c.reached), str(c.went_on), str(c.stopped)) for c in counts)
     return [Table(header, cells, (False, True, True, True))]
 
 

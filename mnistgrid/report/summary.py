@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from mnistgrid.core.stopping import rungs
 from mnistgrid.report.gather import FAMILIES, LOSS_ORDER, MODEL_ORDER, JobResult, SweepData
 
 # The source posts' figures on the ten-digit task. The baselines' are mean per-class accuracy.
@@ -214,3 +215,31 @@ def stopping_summary(data: SweepData) -> StoppingSummary:
         full_epochs=sum(job.spec.epochs for job in trained),
         seconds_saved=saved,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class RungCount:
+    """One rung of the sweep's stopping rule (of one Hyperband bracket): how many jobs reached
+    it, went on past it, and stopped there."""
+
+    name: str  # "epoch 3", or "bracket 1, epoch 3"
+    reached: int
+    went_on: int
+    stopped: int
+
+
+def rung_counts(data: SweepData) -> list[RungCount]:
+    """Every rung of ASHA, SHA or Hyperband, from the jobs' stored epochs and statuses."""
+    rule, counts = data.stop, []
+    trained = [job for job in data.jobs if job.model != "baseline"]
+    for bracket in sorted({job.bracket or 0 for job in trained}):
+        jobs = [job for job in trained if (job.bracket or 0) == bracket]
+        for rung in rungs(rule, max(job.spec.epochs for job in jobs), bracket):
+            reached = [job for job in jobs if len(job.epochs) >= rung]
+            stopped = sum(job.status == "stopped" and len(job.epochs) == rung for job in reached)
+            waiting = sum(job.status == "parked" and len(job.epochs) == rung for job in reached)
+            name = (
+                f"bracket {bracket}, epoch {rung}" if rule.rule == "hyperband" else f"epoch {rung}"
+            )
+            counts.append(RungCount(name, len(reached), len(reached) - stopped - waiting, stopped))
+    return counts

@@ -89,6 +89,7 @@ def sweep_summary_json(request: Request) -> Response:
             "figures": summary.figures,
             "headline": [asdict(row) for row in summary.headline],
             "headline_html": str(w.macro("headline_rows")(summary.headline)),
+            "rungs_html": str(w.macro("rung_rows")(summary.rungs)),
             "verdicts": summary.verdicts,
         }
     )

@@ -46,7 +46,18 @@ def state(info: JobInfo, now: datetime) -> tuple[str, str]:
         return "lost", f"its worker {info.worker} stopped writing; it is being sent again"
     if info.error:
         return info.status, info.error.splitlines()[0][:200]
-    return info.status, ""
+    return info.status, rung_note(info)
+
+
+def rung_note(info: JobInfo) -> str:
+    """Where a job stands with the sweep's rungs, if anywhere."""
+    if info.status == "parked":
+        return f"waiting at epoch {info.last_epoch} for every job of its bracket to get there"
+    if info.status == "stopped":
+        return f"stopped by the sweep's rule after epoch {info.last_epoch}"
+    if info.cleared_rung:
+        return f"promoted past the rung at epoch {info.cleared_rung}"
+    return ""
 
 
 def job_row(info: JobInfo, result: JobResult, now: datetime) -> JobRow:

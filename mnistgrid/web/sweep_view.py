@@ -12,9 +12,11 @@ from mnistgrid.report.formats import acc, seconds, seeds_text
 from mnistgrid.report.gather import JobResult, SweepData
 from mnistgrid.report.summary import (
     FamilyBest,
+    RungCount,
     family_bests,
     gap_verdicts,
     loss_bests,
+    rung_counts,
     several_seeds,
 )
 from mnistgrid.settings import Settings
@@ -49,6 +51,7 @@ class Summary:
     headline: list[HeadlineRow]
     verdicts: list[str]
     figures: dict[str, object]
+    rungs: list[RungCount]
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +137,7 @@ def summary(store: Store, data: SweepData) -> Summary:
         # The baselines' lines on the learning curves move when a baseline ends.
         "curves_layout": curves_layout(data),
     }
-    return Summary([headline_row(b) for b in bests], verdicts, figures)
+    return Summary([headline_row(b) for b in bests], verdicts, figures, rung_counts(data))
 
 
 def headline_row(best: FamilyBest) -> HeadlineRow:

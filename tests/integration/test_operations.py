@@ -264,22 +264,24 @@ def test_seven_graceful_restarts_of_the_only_worker_cost_no_job(worker_env, tmp_
         holders = {job.worker for job in store.sweep_jobs(sweep_id) if job.status == "running"}
         return bool(holders - seen)
 
-    exits, seen = [], set()
-    for restart in range(7):
-        worker = start_worker(env, f"r{restart}", tmp_path / f"r{restart}.log")
-        before = stored()
-        # Most after some progress; every third as soon as it holds a job (loading its data).
-        wait_until(lambda s=seen: new_holder(s), 120, "the new worker to claim a job")
-        if restart % 3 != 2:
-            wait_until(lambda b=before: stored() > b, 120, "an epoch more")
-        seen |= {job.worker for job in store.sweep_jobs(sweep_id) if job.worker}
-        os.kill(worker.pid, signal.SIGTERM)  # what `docker stop` sends to the main process
-        exits.append(worker.wait(timeout=120))
-    last = start_worker(env, "last", tmp_path / "last.log")
+    exits, seen, started = [], set(), []
     try:
+        for restart in range(7):
+            worker = start_worker(env, f"r{restart}", tmp_path / f"r{restart}.log")
+            started.append(worker)
+            before = stored()
+            # Most after some progress; every third as soon as it holds a job (its data loading).
+            wait_until(lambda s=seen: new_holder(s), 120, "the new worker to claim a job")
+            if restart % 3 != 2:
+                wait_until(lambda b=before: stored() > b, 120, "an epoch more")
+            seen |= {job.worker for job in store.sweep_jobs(sweep_id) if job.worker}
+            os.kill(worker.pid, signal.SIGTERM)  # what `docker stop` sends to the main process
+            exits.append(worker.wait(timeout=120))
+        started.append(start_worker(env, "last", tmp_path / "last.log"))
         waited = run_cli(env, "watch", "restarts", timeout=300)
     finally:
-        stop_process(last)
+        for process in started:
+            stop_process(process)
     assert exits == [0] * 7
     assert waited.returncode == 0, waited.stdout + waited.stderr
     jobs = store.sweep_jobs(sweep_id)
@@ -313,14 +315,15 @@ def test_a_restart_at_a_rung_changes_no_stopping_decision(worker_env, tmp_path):
 
     marker = tmp_path / "terminated"
     hooked = {**env, "PYTHONPATH": str(HOOKS), "MNISTGRID_TEST_TERM_AT_EPOCH": f"1:{marker}"}
-    first = start_worker(hooked, "first", tmp_path / "first.log")
-    assert run_cli(env, "submit", str(grid), "--name", "restarted").returncode == 0
-    assert first.wait(timeout=180) == 0 and marker.exists()
-    second = start_worker(hooked, "second", tmp_path / "second.log")
+    started = [start_worker(hooked, "first", tmp_path / "first.log")]
     try:
+        assert run_cli(env, "submit", str(grid), "--name", "restarted").returncode == 0
+        assert started[0].wait(timeout=180) == 0 and marker.exists()
+        started.append(start_worker(hooked, "second", tmp_path / "second.log"))
         assert run_cli(env, "watch", "restarted", timeout=300).returncode == 0
     finally:
-        stop_process(second)
+        for process in started:
+            stop_process(process)
     restarted = outcome("restarted")
     assert restarted == outcome("quiet")
     assert sum(status == "stopped" for status, _ in restarted.values()) >= 3

@@ -157,3 +157,40 @@ def test_a_worker_killed_in_the_middle_of_a_promotion_promotes_once(env, tmp_pat
     for job_id in jobs:
         trained = epochs_of(store, job_id)
         assert trained == list(range(1, len(trained) + 1))
+
+
+HYPERBAND = """
+name = "hyperband"
+[data]
+digits = [3, 7]
+[train]
+epochs = 9
+[stop]
+rule = "hyperband"
+grace = 1
+reduction = 3
+[grid]
+model = "linear"
+lr = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10]
+batch_size = 64
+"""  # brackets 0, 1, 2 of 5, 3 and 1 jobs; their rungs: epochs 1 and 3, epoch 3, none
+
+
+def test_hyperband_cuts_each_bracket_at_its_own_rungs(env, tmp_path):
+    store = Store(env["MNISTGRID_DATABASE_URL"])
+    grid = tmp_path / "hyperband.toml"
+    grid.write_text(HYPERBAND)
+    with workers(env, tmp_path):
+        assert run_cli(env, "submit", str(grid), "--wait", timeout=300).returncode == 0
+    jobs = store.sweep_jobs(store.get_sweep("hyperband").sweep_id)
+    trained = {}
+    for job in jobs:
+        trained.setdefault(job.bracket, []).append(len(epochs_of(store, job.job_id)))
+    # Bracket 0 keeps ceil(5/3) = 2 at epoch 1 and 1 at epoch 3; bracket 1 keeps 1 of 3 at
+    # epoch 3; bracket 2 has no rung: its job trains to the end.
+    assert {b: sorted(e) for b, e in trained.items()} == {
+        0: [1, 1, 1, 3, 9],
+        1: [3, 3, 9],
+        2: [9],
+    }
+    assert sorted(job.status for job in jobs) == ["stopped"] * 6 + ["succeeded"] * 3

@@ -21,11 +21,11 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import MetaData, select
 
-from db.records import EpochRow
+from db.records import EpochRow, EpochWrite, StopCheck
 from db.store import STAMP_LAG_SECONDS, Store
 from mnistgrid.report.paths import report_paths
 from mnistgrid.settings import Settings
-from mnistgrid.spec import DataSpec, JobSpec
+from mnistgrid.spec import DataSpec, JobSpec, StopSpec
 from orchestrator.plan import new_job
 from tests.integration.services import free_port, wait_until
 from tests.integration.webtools import Sweep, epoch, web_server, write_sweep
@@ -320,6 +320,34 @@ def test_pages_with_little_or_odd_data(web: httpx.Client, store: Store) -> None:
     page = web.get(f"/jobs/{diverged}").text
     assert ">nan<" in page and ">inf<" in page
     assert web.get(f"/api/jobs/{queued}/updates").json()["last"] == 0
+
+
+def test_a_sha_sweep_shows_its_rungs_and_parked_and_promoted_jobs(
+    web: httpx.Client, store: Store
+) -> None:
+    rule = StopSpec(rule="sha", grace=1, reduction=3)
+    grid = {"stop": rule.model_dump(mode="json"), "train": {"time_limit": 60, "device": "cpu"}}
+    specs = [JobSpec(model="linear", lr=lr, epochs=4) for lr in (0.1, 0.2, 0.3, 0.4)]
+    created = store.create_sweep("halving", grid, "h", [new_job(s, "stack") for s in specs[:3]]
+                                 + [new_job(specs[3])])  # fmt: skip
+    *stack, last = (job.job_id for job in store.sweep_jobs(created.sweep_id))
+    check = StopCheck(created.sweep_id, rule, 4)
+    store.claim_jobs(stack, "w:1", 60)
+    ends = [
+        EpochWrite(j, epoch(1, acc), b"c") for j, acc in zip(stack, (0.5, 0.6, 0.9), strict=True)
+    ]
+    assert store.record_epochs("w:1", ends, stop=check).parked == tuple(stack)
+
+    page = web.get("/sweeps/halving").text
+    assert "Early stopping: sha" in page and "status-parked" in page
+    assert "waiting at epoch 1 for every job of its bracket" in html.unescape(page)
+    store.claim_jobs([last], "w:2", 60)
+    done = store.record_epochs("w:2", [EpochWrite(last, epoch(1, 0.7), b"c")], stop=check)
+    assert done.promoted == (stack[2], last)  # the top ceil(4 / 3) = 2: 0.9 and 0.7
+    summary = web.get("/api/sweeps/halving/summary").json()
+    assert "<td>epoch 1</td>" in summary["rungs_html"]
+    job_page = html.unescape(web.get(f"/jobs/{stack[2]}").text)
+    assert "promoted past the rung at epoch 1" in job_page
 
 
 # -- the Host header: no DNS rebinding ---------------------------------------------------------

@@ -14,7 +14,8 @@
   const ENDED = ["succeeded", "diverged", "failed", "cancelled", "stopped"];
   // What the summary depends on: jobs that ended, and the sweep's report.
   const summaryKey = (sweep) =>
-    `${ENDED.reduce((n, s) => n + (sweep.counts[s] || 0), 0)} ${sweep.report_status}`;
+    `${ENDED.reduce((n, s) => n + (sweep.counts[s] || 0), 0)} ${sweep.counts.parked || 0} ` +
+    `${sweep.report_status}`;
   const ended = (counts) => ENDED.reduce((n, s) => n + (counts[s] || 0), 0);
   let summarySeen = summaryKey(state.sweep);
 
@@ -98,6 +99,8 @@
     const curves = document.getElementById("fig-curves");
     if (curves.data) Plotly.react(curves, curves.data, summary.figures.curves_layout);
     document.querySelector("#headline tbody").innerHTML = summary.headline_html;
+    const rungs = document.querySelector("#rungs tbody");
+    if (rungs) rungs.innerHTML = summary.rungs_html;
     document.getElementById("report-link").innerHTML = summary.report_html;
     document.getElementById("verdicts").replaceChildren(...summary.verdicts.map((text) => {
       const item = document.createElement("li");
