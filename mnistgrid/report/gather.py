@@ -38,6 +38,7 @@ class JobResult:
     error: str | None
     epochs: tuple[EpochRow, ...]
     bracket: int | None = None  # its Hyperband bracket
+    last_epoch: int = 0  # the last epoch it stored (its epochs may be left out: the web view)
 
     @property
     def family(self) -> str:
@@ -179,6 +180,7 @@ def job_result(info: JobInfo, epochs: list[EpochRow]) -> JobResult:
         error=info.error,
         epochs=tuple(epochs),
         bracket=info.bracket,
+        last_epoch=info.last_epoch or 0,
     )
 
 

@@ -235,9 +235,9 @@ def rung_counts(data: SweepData) -> list[RungCount]:
     for bracket in sorted({job.bracket or 0 for job in trained}):
         jobs = [job for job in trained if (job.bracket or 0) == bracket]
         for rung in rungs(rule, max(job.spec.epochs for job in jobs), bracket):
-            reached = [job for job in jobs if len(job.epochs) >= rung]
-            stopped = sum(job.status == "stopped" and len(job.epochs) == rung for job in reached)
-            waiting = sum(job.status == "parked" and len(job.epochs) == rung for job in reached)
+            reached = [job for job in jobs if job.last_epoch >= rung]
+            stopped = sum(job.status == "stopped" and job.last_epoch == rung for job in reached)
+            waiting = sum(job.status == "parked" and job.last_epoch == rung for job in reached)
             name = (
                 f"bracket {bracket}, epoch {rung}" if rule.rule == "hyperband" else f"epoch {rung}"
             )

@@ -16,6 +16,7 @@ from db.records import EpochPoint, EpochRow, JobInfo, SweepInfo
 from db.store import Store
 from mnistgrid.report.gather import JobResult, SweepData, job_result
 from mnistgrid.report.summary import FamilyBest
+from mnistgrid.spec import StopSpec
 
 Points = dict[int, list[EpochPoint]]
 
@@ -51,7 +52,8 @@ def unfinished(info: JobInfo) -> bool:
 def sweep_data(sweep: SweepInfo, jobs: Iterable[JobInfo], points: Points) -> SweepData:
     results = tuple(job_results(jobs, points))
     classes = results[0].spec.data.classes if results else tuple(range(10))
-    return SweepData(sweep, results, classes, datetime.now(UTC))
+    stop = StopSpec.model_validate(sweep.grid.get("stop", {}))
+    return SweepData(sweep, results, classes, datetime.now(UTC), stop)
 
 
 def with_full_epochs(store: Store, bests: list[FamilyBest]) -> list[FamilyBest]:

@@ -167,6 +167,7 @@ digits = [3, 7]
 epochs = 9
 [stop]
 rule = "hyperband"
+metric = "valid_loss"  # continuous: no ties at a rung (tied jobs would all go on)
 grace = 1
 reduction = 3
 [grid]
