@@ -1,5 +1,5 @@
-"""Early stopping against the full grid: one grid of the posts' kind run three times on two
-workers, with no rule, the median rule and ASHA.
+"""Early stopping against the full grid: one grid of the posts' kind run five times on two
+workers, with no rule, the median rule, ASHA, synchronous successive halving and Hyperband.
 
     MNISTGRID_DATA_DIR=../shared/data/mnist python benchmarks/bench_stopping.py
 
@@ -8,9 +8,13 @@ stacks of 8; `--lrs 6` for 6 learning rates). Each run is a real sweep: `mnistgr
 --wait` on a real Redis and two `mnistgrid worker` processes with one torch thread each, into
 one SQLite file, so that the reports of the two stopping runs find the full grid's sweep and
 compare their bests with it.
-Prints epochs trained, wall time and each family's best accuracy, with the ratios to no rule.
-Target (issue "Early stopping"): ASHA trains at least 3x fewer epochs than no rule, with each
-family's best within 0.002 of no rule's. Results: docs/benchmarks.md, section "Early stopping".
+Prints epochs trained, wall time and each family's best accuracy, with the ratios to no rule,
+and how full the stacks were: the stack-epochs trained (a stack's epoch rows share their epoch
+and their `seconds`, the stack's time divided among its members) and members per stack-epoch.
+Targets: ASHA trains at least 3x fewer epochs than no rule, with each family's best within
+0.002 of no rule's (issue "Early stopping"); SHA at least 3x fewer, its wall time falling by at
+least 80% of its epoch ratio, each family's best within 0.005 (issue "Search beyond the grid").
+Results: docs/benchmarks.md, section "Early stopping".
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ RULES = {
     "none": "",
     "median": '[stop]\nrule = "median"\ngrace = 3\nmin_jobs = 3',
     "asha": '[stop]\nrule = "asha"\ngrace = 1\nreduction = {reduction}',
+    "sha": '[stop]\nrule = "sha"\ngrace = 1\nreduction = {reduction}',
+    "hyperband": '[stop]\nrule = "hyperband"\ngrace = 1\nreduction = {reduction}',
 }
 
 
@@ -52,8 +58,13 @@ LRS = {6: [0.1, 0.3, 1.0, 2.0, 3.0, 5.0], 8: [0.03, 0.1, 0.3, 1.0, 2.0, 3.0, 5.0
 
 
 def run_sweep(name: str, stop: str, lrs: int, env: dict[str, str], folder: Path) -> float:
+    return run_grid(GRID.format(name=name, stop=stop, lrs=LRS[lrs]), name, env, folder)
+
+
+def run_grid(text: str, name: str, env: dict[str, str], folder: Path) -> float:
+    """`mnistgrid submit --wait` of the grid: its wall time, from the command to the report."""
     grid = folder / f"{name}.toml"
-    grid.write_text(GRID.format(name=name, stop=stop, lrs=LRS[lrs]))
+    grid.write_text(text)
     start = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "mnistgrid.cli", "submit", str(grid), "--wait"],
@@ -74,8 +85,10 @@ def summary(store: Store, name: str) -> dict[str, object]:
         model: max(job.best_acc for job in jobs if job.model == model and job.best_acc)
         for model in ("linear", "mlp")
     }
+    stack_epochs = {(row.epoch, row.seconds) for rows in epochs.values() for row in rows}
     return {
         "epochs": sum(len(rows) for rows in epochs.values()),
+        "stack_epochs": len(stack_epochs),
         "stopped": sum(job.status == "stopped" for job in jobs),
         "best": best,
     }
@@ -92,6 +105,12 @@ def start_workers(env: dict[str, str], folder: Path) -> list[subprocess.Popen]:
         )
         for i in range(2)
     ]
+
+
+def stop_workers(workers: list[subprocess.Popen]) -> None:
+    for worker in workers:
+        worker.terminate()
+        worker.wait()
 
 
 def main() -> None:
@@ -117,9 +136,7 @@ def main() -> None:
                 stop = stop.format(reduction=args.reduction)
                 walls[rule] = run_sweep(f"bench-{rule}", stop, args.lrs, env, folder)
         finally:
-            for worker in workers:
-                worker.terminate()
-                worker.wait()
+            stop_workers(workers)
         with Store(env["MNISTGRID_DATABASE_URL"]) as store:
             results = {rule: summary(store, f"bench-{rule}") for rule in RULES}
     redis.Redis.from_url(args.broker_url).flushdb()
@@ -130,16 +147,19 @@ def print_table(results: dict[str, dict], walls: dict[str, float], jobs: int) ->
     full = results["none"]
     print(f"{jobs} jobs x 20 epochs ({jobs * 20} epochs), 2 workers x 1 torch thread")
     print(
-        "rule    epochs  fewer  stopped  wall s  faster  linear best (vs none)  mlp best (vs none)"
+        "rule       epochs  fewer  stopped  stack-epochs  members  wall s  faster  "
+        "linear best (vs none)  mlp best (vs none)"
     )
     for rule, result in results.items():
         bests = [
             f"{result['best'][m]:.4f} ({result['best'][m] - full['best'][m]:+.4f})"
             for m in ("linear", "mlp")
         ]
+        members = result["epochs"] / result["stack_epochs"]
         print(
-            f"{rule:<7} {result['epochs']:>6}  {full['epochs'] / result['epochs']:>4.1f}x  "
-            f"{result['stopped']:>7}  {walls[rule]:>6.1f}  {walls['none'] / walls[rule]:>5.1f}x  "
+            f"{rule:<10} {result['epochs']:>6}  {full['epochs'] / result['epochs']:>4.1f}x  "
+            f"{result['stopped']:>7}  {result['stack_epochs']:>12}  {members:>7.1f}  "
+            f"{walls[rule]:>6.1f}  {walls['none'] / walls[rule]:>5.1f}x  "
             f"{bests[0]:>21}  {bests[1]:>18}"
         )
 
