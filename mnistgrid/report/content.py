@@ -100,8 +100,9 @@ def overview(data: SweepData) -> list[Block]:
             0,
             Notice(
                 "this sweep was **not finished** when this report was made: "
-                f"{waiting['running']} running, {waiting['parked']} parked at a rung and "
-                f"{waiting['queued']} queued jobs. Their "
+                f"{waiting['running']} running"
+                + (f", {waiting['parked']} parked at a rung" if waiting["parked"] else "")
+                + f" and {waiting['queued']} queued jobs. Their "
                 "figures are the epochs stored so far; make the report again when the sweep has "
                 "ended."
             ),

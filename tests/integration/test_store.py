@@ -694,6 +694,7 @@ def test_sweep_finishes_with_its_last_job(store: Store) -> None:
     assert sweep.counts == {
         "queued": 0,
         "running": 0,
+        "parked": 0,
         "succeeded": 1,
         "diverged": 1,
         "stopped": 1,
