@@ -17,6 +17,7 @@ from typing import Any
 
 from db.records import EpochRow, JobInfo, SweepInfo
 from mnistgrid.report.gather import JobResult
+from mnistgrid.spec import is_sweep_name
 
 DIGITS = tuple(range(10))
 
@@ -35,6 +36,12 @@ class SweepRecord:
     # The grid file as submitted (its tables as mappings).
     grid: Mapping[str, Any] = field(repr=False)
     report_status: str | None = None
+
+    @property
+    def ref(self) -> str:
+        """How a command line names it: its name, or its id for a name stored before the name
+        rule (`1`, `a b`)."""
+        return self.name if is_sweep_name(self.name) else str(self.sweep_id)
 
     @property
     def stop_rule(self) -> str:
