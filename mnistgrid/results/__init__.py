@@ -6,8 +6,11 @@ frozen records and as pandas DataFrames; `mnistgrid export` and `mnistgrid compa
     >>> [sweep.name for sweep in results.sweeps()]
     ['seeds', 'seeds-asha']
     >>> best = max(results.jobs("seeds"), key=lambda job: job.best_acc or 0)
-    >>> best.model, best.loss, best.lr, round(best.best_acc, 4)
-    ('mlp', 'cross_entropy', 1.0, 0.9435)
+    >>> best.family, best.status, best.epochs_trained
+    ('mlp', 'succeeded', 40)
+    >>> frame = results.jobs_frame("seeds")      # pandas, an optional extra
+    >>> frame.groupby("family")["best_acc"].max().index.tolist()
+    ['baseline mae', 'baseline mse', 'linear', 'mlp']
 
 reader.py opens the store and turns its records into this package's (records.py); frames.py
 makes DataFrames of them (pandas, an optional extra, imported when asked for); export.py writes

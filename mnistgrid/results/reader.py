@@ -142,7 +142,7 @@ class Results:
 
         >>> frame = Results(url).jobs_frame("seeds")
         >>> frame.shape
-        (26, 26)
+        (26, 25)
         >>> frame.dtypes[["job_id", "lr", "hidden", "model", "best_acc"]].astype(str).tolist()
         ['int64', 'float64', 'Int64', 'string', 'float64']
         >>> frame.groupby("family")["best_acc"].max().index.tolist()
