@@ -1,5 +1,6 @@
-// The sweeps page: redraw the table's rows every `poll` seconds, keeping the sweeps ticked
-// for comparing ticked; the compare button opens /compare?sweep=ID&sweep=ID... once two are.
+// The sweeps page: redraw the table's rows every `poll` seconds, keeping the ticks of the sweeps
+// to compare; the compare button opens /compare?sweep=ID&sweep=ID..., oldest first, once two
+// or more are ticked.
 "use strict";
 
 (() => {
@@ -16,6 +17,13 @@
   }
 
   body.addEventListener("change", showTicked);
+  // The oldest ticked sweep first: the one the others are set against.
+  document.getElementById("compare-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const query = new URLSearchParams();
+    for (const id of ticked().sort((a, b) => a - b)) query.append("sweep", id);
+    location.assign(`/compare?${query}`);
+  });
   showTicked();
   mg.every(state.poll, async () => {
     const answer = await mg.get("/api/sweeps");
