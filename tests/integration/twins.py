@@ -32,13 +32,15 @@ def curve(spec: JobSpec, epoch: int) -> EpochRow:
     """A learning curve that rises to a plateau set by model, loss and lr."""
     if spec.model == "baseline":
         acc = 0.6689 if spec.distance == "mae" else 0.8203
-        per_digit = tuple(round(acc + 0.01 * (d - 4.5), 4) for d in range(10))
+        per_digit = tuple(round(acc + 0.01 * (d - 4.5), 4) for d in range(spec.data.n_classes))
         return EpochRow(1, None, None, acc, per_digit, 0.5)
     plateau = {"linear": 0.915, "mlp": 0.95}[spec.model] - 0.02 * (2 - LOSSES.index(spec.loss))
     plateau -= 0.03 * abs(math.log10(spec.lr))
     acc = plateau - (plateau - 0.3) * math.exp(-epoch * spec.lr**0.5 / 4)
     acc = round(acc + 0.001 * math.sin(epoch * spec.lr), 6)
-    per_digit = tuple(round(min(1.0, acc + 0.004 * (d - 4.5)), 6) for d in range(10))
+    per_digit = tuple(
+        round(min(1.0, acc + 0.004 * (d - 4.5)), 6) for d in range(spec.data.n_classes)
+    )
     loss = round((1 - acc) * 1.5, 6)
     seconds = 0.2 if spec.model == "linear" else 0.45
     return EpochRow(epoch, loss, loss * 1.1, acc, per_digit, seconds)
@@ -82,7 +84,8 @@ def write(job_id: int, spec: JobSpec, epoch: int) -> EpochWrite:
     row = curve(spec, epoch)
     at, losses = DIVERGING.get((spec.model, spec.loss, spec.lr), (0, None))
     if epoch == at and losses is not None:
-        row = EpochRow(epoch, losses[0], losses[1], 0.098, (0.098,) * 10, row.seconds)
+        per_digit = (0.098,) * len(row.per_class_acc)
+        row = EpochRow(epoch, losses[0], losses[1], 0.098, per_digit, row.seconds)
         return EpochWrite(job_id, row, None, diverged=True)
     return EpochWrite(job_id, row, b"checkpoint")
 
