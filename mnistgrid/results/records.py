@@ -9,7 +9,6 @@ numbers its row stores once it has ended, and while it runs the ones its epochs 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -174,7 +173,3 @@ def epoch_record(
         digit_acc,
         row.seconds,
     )
-
-
-def is_finite(value: float | None) -> bool:
-    return value is not None and math.isfinite(value)
