@@ -95,6 +95,23 @@ class EpochRow:
 
 
 @dataclass(frozen=True, slots=True)
+class EpochPage:
+    """A page of a sweep's epochs in (job, epoch) order: `rows[i]` is an epoch of job
+    `job_ids[i]`. `Store.scan_epochs` reads a sweep as such pages."""
+
+    job_ids: tuple[int, ...]
+    rows: tuple[EpochRow, ...]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def last_key(self) -> tuple[int, int]:
+        """(job id, epoch) of its last row: where the next page starts after."""
+        return self.job_ids[-1], self.rows[-1].epoch
+
+
+@dataclass(frozen=True, slots=True)
 class EpochWrite:
     """One job's epoch as its worker records it: the row, the checkpoint after it (None when
     the job diverged: its parameters are no use), and whether the job ends `diverged` here."""

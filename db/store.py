@@ -12,8 +12,8 @@ backoff, about 30 s in all; every write is idempotent, so a retry after an unkno
 The rules live beside it, one concern a module: leases and what a loss costs (db/leases.py),
 claims (db/claims.py), recording epochs and the stopping rule (db/epochs.py,
 db/standings.py), how jobs and sweeps end (db/endings.py), healing (db/healing.py) and live
-reads (db/live.py). Times come from db/clock.py: the database server's clock on PostgreSQL,
-the local clock on SQLite.
+reads (db/live.py), and big sweeps read a page at a time (db/scans.py). Times come from
+db/clock.py: the database server's clock on PostgreSQL, the local clock on SQLite.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import Any, ParamSpec, TypeVar
 from sqlalchemy import Engine, exc, func, insert, select
 from sqlalchemy.orm import Session
 
-from db import claims, endings, epochs, healing, leases, live, rungs, standings
+from db import claims, endings, epochs, healing, leases, live, rungs, scans, standings
 from db.clock import Clock
 from db.engine import make_engine, safe_url, session_scope
 from db.errors import DatabaseUnavailable
@@ -51,6 +51,7 @@ from db.records import (
     Checkpoint,
     Claim,
     Claimed,
+    EpochPage,
     EpochRow,
     EpochWrite,
     Finished,
@@ -582,6 +583,55 @@ class Store:
             for row, epoch_row in zip(stored, epoch_rows(stored), strict=True):
                 result[row[owner]].append(epoch_row)
             return result
+
+    # -- big sweeps, a page at a time ---------------------------------------------------------
+
+    # Rows per page: a page of epochs is a few MB of records, read in about 0.1 s.
+    JOBS_PAGE = 1000
+    EPOCHS_PAGE = 20_000
+
+    @_retrying
+    def jobs_page(self, sweep_id: int, after: int = 0, limit: int = JOBS_PAGE) -> list[JobInfo]:
+        """Up to `limit` jobs of the sweep with ids above `after` (with their last epoch), in
+        id order; `NotFound` for no such sweep."""
+        with self._read() as session:
+            find_sweep(session, sweep_id)
+            return scans.jobs_page(session, sweep_id, after, limit)
+
+    def scan_jobs(self, sweep_id: int, page: int = JOBS_PAGE) -> Iterator[list[JobInfo]]:
+        """Every job of the sweep, in id order, as pages of `jobs_page`: one short
+        transaction a page, so a reader of a 10,000-job sweep holds one page at a time."""
+        after = 0
+        while jobs := self.jobs_page(sweep_id, after, page):
+            yield jobs
+            after = jobs[-1].job_id
+
+    @_retrying
+    def epochs_page(
+        self, sweep_id: int, after: tuple[int, int] = (0, 0), limit: int = EPOCHS_PAGE
+    ) -> EpochPage:
+        """Up to `limit` epochs of the sweep after the (job id, epoch) `after`, in that order;
+        `NotFound` for no such sweep."""
+        with self._read() as session:
+            find_sweep(session, sweep_id)
+            ids = scans.job_id_range(session, sweep_id)
+            if ids is None:
+                return EpochPage((), ())
+            return scans.epochs_page(session, sweep_id, after, ids[1], limit)
+
+    def scan_epochs(self, sweep_id: int, page: int = EPOCHS_PAGE) -> Iterator[EpochPage]:
+        """Every stored epoch of the sweep in (job id, epoch) order, as pages of
+        `epochs_page` (keyset pagination: each page starts after the last one's key)."""
+        after = (0, 0)
+        while rows := self.epochs_page(sweep_id, after, page):
+            yield rows
+            after = rows.last_key
+
+    @_retrying
+    def epochs_of(self, job_ids: Iterable[int]) -> dict[int, list[EpochRow]]:
+        """Each of these jobs to its epochs, in order, in one query (no row: no such job)."""
+        with self._read() as session:
+            return scans.epochs_of(session, job_ids)
 
     # -- plumbing ---------------------------------------------------------------------------
 

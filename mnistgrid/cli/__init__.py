@@ -55,6 +55,14 @@ COMMANDS = {
         "report_cmd:report",
         "Write the report of SWEEP (id or name): plots, Markdown, self-contained HTML and CSV.",
     ),
+    "export": (
+        "results_cmd:export",
+        "Write the jobs (or --epochs) of SWEEP as CSV, JSONL or parquet, streamed.",
+    ),
+    "compare": (
+        "results_cmd:compare",
+        "Compare SWEEPS (two or more): each family's best, epochs and time, against the first.",
+    ),
     "serve": (
         "serve_cmd:serve",
         "Serve a live, read-only web view of the sweeps: tables, learning curves, figures.",

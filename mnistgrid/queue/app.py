@@ -23,6 +23,11 @@ from mnistgrid.settings import Settings, load_settings
 VISIBILITY_MARGIN_SECONDS = 600
 
 
+# The serverless broker's URL for kombu: its folders are transport options, and the host is
+# named only so that kombu does not warn "No hostname was supplied" at every connection.
+SERVERLESS_URL = "filesystem://localhost/"
+
+
 def filesystem_folder(broker_url: str) -> Path | None:
     """`filesystem:///some/folder` is the serverless broker kept in that folder."""
     if not broker_url.startswith("filesystem://"):
@@ -39,7 +44,7 @@ def broker_options(settings: Settings) -> tuple[str, dict[str, object]]:
     messages, processed = folder / "messages", folder / "processed"
     for path in (messages, processed, folder / "control"):
         path.mkdir(parents=True, exist_ok=True)
-    return "filesystem://", {
+    return SERVERLESS_URL, {
         # One machine: producers and consumers share one folder.
         "data_folder_in": str(messages),
         "data_folder_out": str(messages),
@@ -52,7 +57,7 @@ def broker_options(settings: Settings) -> tuple[str, dict[str, object]]:
 
 def celery_config(settings: Settings) -> dict[str, object]:
     broker_url, transport_options = broker_options(settings)
-    serverless = broker_url == "filesystem://"
+    serverless = broker_url == SERVERLESS_URL
     return {
         "broker_url": broker_url,
         "broker_transport_options": transport_options,

@@ -3,9 +3,10 @@
     mnistgrid serve                      # http://127.0.0.1:8000
 
 app.py puts the app together (routes, login, errors); pages.py serves the HTML pages and api.py
-the JSON they poll; sweep_list.py, sweep_view.py and job_view.py read the store and shape what
-each page shows, with the report's own summaries (sweep_data.py turns the store's light read
-into the report's `SweepData`); rows.py is a job as a table row; live.py answers a poll with
+the JSON they poll; sweep_list.py, sweep_view.py, job_view.py and compare_view.py (sweeps side
+by side, through mnistgrid/results) read the store and shape what each page shows, with the
+report's own summaries (sweep_data.py turns the store's light read into the report's
+`SweepData`); rows.py is a job as a table row; live.py answers a poll with
 what changed since its cursor; charts/ builds the plotly figures; access.py is the login;
 links.py and files.py the report's files and Flower; templates/ and static/ the pages.
 

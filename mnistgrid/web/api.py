@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mnistgrid.report.gather import FAMILIES
+from mnistgrid.web.compare_view import compare_page
 from mnistgrid.web.context import web
 from mnistgrid.web.encode import json_response
 from mnistgrid.web.job_view import JobHead, epoch_line, extension, job_id_of, job_update
@@ -122,3 +123,16 @@ def job_json(head: JobHead) -> dict[str, object]:
     """The stored job, with the status its page shows (`lost` for a running job whose lease
     expired) beside the stored one."""
     return {**asdict(head.info), "status": head.status, "stored_status": head.info.status}
+
+
+def compare(request: Request) -> Response:
+    """`/api/compare?sweep=A&sweep=B...`: what the compare page shows, as data."""
+    w = web(request)
+    page = compare_page(w.store, request.query_params.getlist("sweep"))
+    return json_response(
+        {
+            "sweeps": [asdict(line) for line in page.sweeps],
+            "families": [asdict(line) for line in page.families],
+            "figures": page.figures,
+        }
+    )

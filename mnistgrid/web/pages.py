@@ -1,5 +1,5 @@
-"""The HTML pages: every sweep, one sweep live, one job live. Each renders from a template
-with its figures and its state as JSON; static/*.js draws and polls."""
+"""The HTML pages: every sweep, one sweep live, one job live, sweeps compared. Each renders
+from a template with its figures and its state as JSON; static/*.js draws and polls."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mnistgrid.report.gather import FAMILIES
+from mnistgrid.web.compare_view import compare_page
 from mnistgrid.web.context import web
 from mnistgrid.web.encode import script_json
 from mnistgrid.web.job_view import job_id_of, job_page
@@ -60,3 +61,11 @@ def job(request: Request) -> Response:
         "figures_json": script_json(page.figures),
     }
     return w.templates.TemplateResponse(request, "job.html", context)
+
+
+def compare(request: Request) -> Response:
+    """`/compare?sweep=A&sweep=B...`: the sweeps the list's ticks named, side by side."""
+    w = web(request)
+    page = compare_page(w.store, request.query_params.getlist("sweep"))
+    context = {"page": page, "figures_json": script_json(page.figures)}
+    return w.templates.TemplateResponse(request, "compare.html", context)

@@ -8,12 +8,18 @@ fresh database `mnistgrid_test_<random>` on the server named by
 MNISTGRID_TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres), dropped
 afterwards. An unreachable server fails the test: these tests run here and in CI, never skip.
 Other tests make their own with `postgres_database()` or the `postgres_url` fixture.
+
+The fault tests restart that server (`restart_postgres`): the cluster MNISTGRID_TEST_POSTGRES_
+CLUSTER names (`VERSION/NAME`, as `pg_lsclusters` lists it), by default this machine's `main`.
+Point both at a throwaway cluster to leave the machine's own alone: `scripts/test-postgres.sh`
+makes one and prints the two settings.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,6 +35,25 @@ from db.store import Store
 ADMIN_URL = os.environ.get(
     "MNISTGRID_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+
+
+def postgres_cluster() -> tuple[str, str]:
+    """(version, name) of the cluster behind ADMIN_URL, which the fault tests restart."""
+    named = os.environ.get("MNISTGRID_TEST_POSTGRES_CLUSTER")
+    if named:
+        version, _, name = named.partition("/")
+        return version, name or "main"
+    return sorted(os.listdir("/etc/postgresql"))[0], "main"
+
+
+def restart_postgres() -> None:
+    """Restart the tests' PostgreSQL server (every connection to it drops)."""
+    version, name = postgres_cluster()
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", version, name, "restart"],
+        check=True,
+        capture_output=True,
+    )
 
 
 class PostgresUnavailable(RuntimeError):

@@ -30,7 +30,7 @@ from db.store import Store
 from mnistgrid.core.training import train_jobs
 from mnistgrid.data.datasets import load_task
 from mnistgrid.spec import JobSpec
-from tests.integration.conftest import postgres_database
+from tests.integration.conftest import postgres_database, restart_postgres
 from tests.integration.services import (
     epochs_of,
     mnistgrid_env,
@@ -96,12 +96,7 @@ class Chaos:
         elif fault == "flushall":
             redis.Redis.from_url(self.redis.url).flushall()
         else:
-            cluster = os.listdir("/etc/postgresql")[0]
-            subprocess.run(
-                ["pg_ctlcluster", "--skip-systemctl-redirect", cluster, "main", "restart"],
-                check=True,
-                capture_output=True,
-            )
+            restart_postgres()
 
     def stop(self) -> None:
         for process in self.workers + self.leaving:

@@ -23,7 +23,7 @@ from db.store import Store
 from mnistgrid.queue.app import make_celery
 from mnistgrid.queue.routing import TRAIN_TASK
 from mnistgrid.settings import load_settings
-from tests.integration.conftest import postgres_database
+from tests.integration.conftest import postgres_database, restart_postgres
 from tests.integration.services import (
     epochs_of,
     linear_grid,
@@ -179,12 +179,7 @@ def test_postgresql_restarting_mid_sweep(env, tmp_path):
             120,
             "two epochs",
         )
-        cluster = os.listdir("/etc/postgresql")[0]
-        subprocess.run(
-            ["pg_ctlcluster", "--skip-systemctl-redirect", cluster, "main", "restart"],
-            check=True,
-            capture_output=True,
-        )
+        restart_postgres()
         watched = run_cli(env, "watch", "pg", timeout=240)
     assert watched.returncode == 0, watched.stdout + watched.stderr
     for job in store.sweep_jobs(sweep_id):

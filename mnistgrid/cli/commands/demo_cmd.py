@@ -10,8 +10,10 @@ eager mode. Everything it writes stays under `./mnistgrid-demo`.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -49,7 +51,8 @@ def start_workers(settings: Settings, n: int) -> list[subprocess.Popen]:
     env = {**os.environ, **settings.as_environment()}
     return [
         subprocess.Popen(
-            worker_argv(f"demo{i}@%h", "cpu", "warning", "--threads", threads), env=env
+            worker_argv(f"demo{i}@%h", "cpu", "warning", "--threads", threads, "--quiet"),
+            env=env,
         )
         for i in range(n)
     ]
@@ -113,16 +116,30 @@ def demo(folder: Path, grid_file: Path, n_workers: int, data_dir: Path | None) -
 
 
 def print_where(paths: ReportPaths, sweep_id: int, folder: Path) -> None:
+    """Where the report and the database are, and lines that query it as typed here."""
     here = Path.cwd()
     db_file = folder / "mnistgrid.db"
+    url = f"sqlite:///{db_file}"
+    mnistgrid = command("mnistgrid", Path(sys.executable).parent / "mnistgrid", here)
+    python = command("python3", Path(sys.executable), here)
     click.echo(
         f"\nreport:   {paths.html}\n          {paths.markdown}\n"
         f"database: {db_file}\n\nquery it:\n"
-        f"  mnistgrid status {sweep_id} --database-url sqlite:///{db_file}\n"
-        f"  python -c \"import sqlite3; print(sqlite3.connect('{rel(db_file, here)}')"
+        f"  {mnistgrid} status {sweep_id} --database-url {url}\n"
+        f"  {mnistgrid} export {sweep_id} --database-url {url} --out jobs.csv\n"
+        f"  {python} -c \"import sqlite3; print(sqlite3.connect('{rel(db_file, here)}')"
         ".execute('SELECT model, loss, lr, best_acc FROM jobs ORDER BY best_acc DESC')"
         '.fetchall())"'
     )
+
+
+def command(name: str, installed: Path, here: Path) -> str:
+    """How to type `name` here: the bare name when the shell finds this very one (an active
+    venv), else its path (`make demo` runs .venv/bin/mnistgrid with no venv active)."""
+    found = shutil.which(name)
+    if found is not None and Path(found).resolve() == installed.resolve():
+        return name
+    return rel(installed, here) if installed.exists() else name
 
 
 def rel(path: Path, base: Path) -> str:

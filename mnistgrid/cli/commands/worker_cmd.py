@@ -10,8 +10,10 @@ import os
 import signal
 import subprocess
 import sys
+import warnings
 
 import click
+from celery.exceptions import SecurityWarning
 
 from db.store import Store
 from mnistgrid.cli.commands.options import service_options, settings_from
@@ -39,6 +41,11 @@ from mnistgrid.settings import Settings
 )
 @click.option("--name", default=None, help="worker node name [default: <queues>-<pid>@<host>]")
 @click.option("--loglevel", default="info", show_default=True)
+@click.option(
+    "--quiet",
+    is_flag=True,
+    help="no start-up banner, and no warning for running as root (the demo's workers)",
+)
 # GPU processes run solo: the task runs in the process that owns the CUDA context.
 @click.option("--pool", type=click.Choice(["prefork", "solo"]), default="prefork", hidden=True)
 @service_options
@@ -49,6 +56,7 @@ def worker(
     threads: int | None,
     name: str | None,
     loglevel: str,
+    quiet: bool,
     pool: str,
     **services: object,
 ) -> None:
@@ -61,7 +69,7 @@ def worker(
         sys.exit(run_gpu_workers(parse_gpus(gpus), queues, loglevel))
     share = threads or settings.torch_threads or max(1, usable_cores() // concurrency)
     os.environ["MNISTGRID_TORCH_THREADS"] = str(share)
-    run_celery_worker(settings, queues, concurrency, pool, name, loglevel)
+    run_celery_worker(settings, queues, concurrency, pool, name, loglevel, quiet)
 
 
 def usable_cores() -> int:
@@ -77,7 +85,13 @@ def parse_gpus(text: str) -> list[str]:
 
 
 def run_celery_worker(
-    settings: Settings, queues: str, concurrency: int, pool: str, name: str | None, loglevel: str
+    settings: Settings,
+    queues: str,
+    concurrency: int,
+    pool: str,
+    name: str | None,
+    loglevel: str,
+    quiet: bool = False,
 ) -> None:
     # The worker's app reads the settings when imported: after the CLI's overrides are exported.
     from workers.celery_app import app
@@ -99,6 +113,10 @@ def run_celery_worker(
     if filesystem_folder(settings.broker_url) is not None:
         # Gossip, mingle and heartbeats are broadcasts: files nobody removes in this broker.
         argv += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+    if quiet:
+        # Root on one's own machine (a container, the demo) is a choice, not news per worker.
+        warnings.filterwarnings("ignore", category=SecurityWarning)
+        argv.insert(0, "--quiet")
     app.worker_main(argv)
 
 

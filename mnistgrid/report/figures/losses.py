@@ -54,5 +54,6 @@ def plot_losses(data: SweepData, bests: list[LossBest]) -> Figure:
         "Loss comparison: best accuracy per loss at its best learning rate"
         + (" (mean over seeds; bars: range)" if several else "")
     )
-    ax.legend(loc="lower right", ncols=2, framealpha=0.95)
+    # Beside the axes, not on them: inside, it covered the bottom of the MLP's bars.
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, frameon=False)
     return fig
