@@ -56,6 +56,9 @@ def celery_config(settings: Settings) -> dict[str, object]:
     return {
         "broker_url": broker_url,
         "broker_transport_options": transport_options,
+        # rediss://: check the server's certificate and name against MNISTGRID_TLS_CA_FILE
+        # (kombu alone would take a rediss:// URL without any check). Flower reads it too.
+        "broker_use_ssl": settings.broker_tls or False,
         "broker_connection_retry_on_startup": True,
         "task_serializer": "json",
         "result_serializer": "json",
