@@ -59,7 +59,7 @@ def train_jobs(job_ids: list[int]) -> dict[str, object]:
     outcome = runner.run(job_ids)
     for sweep_id in outcome.sweeps_ended:
         # The report is a task of its own: a failure or a retry there never touches the jobs.
-        request_report(store(), app, sweep_id)
+        request_report(app, sweep_id)
     # At once: handed back, for another worker to resume them from their checkpoints;
     # promoted past a rung, as the new stacks of the survivors.
     for why, again in (("handed back", outcome.handed_back), ("promoted", outcome.promoted)):
