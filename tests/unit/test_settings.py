@@ -122,8 +122,7 @@ def test_a_missing_tls_file_is_one_line_naming_it(tmp_path):
     )
     assert done.returncode == 2
     assert done.stderr.strip() == (
-        f"error: environment: MNISTGRID_TLS_CA_FILE: no such file: "
-        f"{tmp_path / 'nope.crt'}"
+        f"error: environment: MNISTGRID_TLS_CA_FILE: no such file: {tmp_path / 'nope.crt'}"
     )
 
 
