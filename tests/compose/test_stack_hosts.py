@@ -32,6 +32,7 @@ from tests.compose.test_stack import (
     epochs_of,
     jobs_of,
     long_grid,
+    published,
     reachable_from,
     wait_finished,
 )
@@ -200,6 +201,9 @@ def test_a_sweep_runs_on_both_hosts_and_its_report_lands_on_the_main_host(
     )
     assert_one_row_per_epoch(main, sweep)
     assert (REPO / "reports" / sweep / "report.html").is_file()
+    # ... and the web view, which reads the main host's ./reports, serves it at its link
+    status, page = published(main, "WEB_PORT", "WEB_AUTH", f"/reports/{sweep}/report.html")
+    assert status == 200 and sweep in page
     for worker in host2.containers("worker"):
         listed = docker("exec", worker, "ls", "-A", "/app/reports")
         assert listed.returncode == 0 and listed.stdout.strip() == "", listed.stdout
