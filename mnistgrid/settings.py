@@ -11,9 +11,11 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import ssl
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from mnistgrid.errors import BadInput, describe_validation_error
@@ -31,6 +33,14 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="MNISTGRID_", frozen=True, extra="ignore")
 
+    # TLS to the servers, checked against this certificate authority (a PEM file): Redis when
+    # the broker URL is rediss://, PostgreSQL on every URL (sslmode=verify-full and this
+    # sslrootcert are added to a URL that names neither). Defined before the URLs, whose
+    # validators read them. Unset: rediss:// trusts the system's authorities.
+    tls_ca_file: Path | None = None
+    # A client certificate and its key (PEM), for servers that ask for one: both or neither.
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
     database_url: str = DEFAULT_DATABASE_URL
     # A PostgreSQL role that may only read, as a URL with its password: `mnistgrid db upgrade`
     # creates or refreshes it with SELECT on every table (db/roles.py). Unset: no such role.
@@ -72,11 +82,56 @@ class Settings(BaseSettings):
     flower_url: str | None = None
 
     @field_validator(
-        "data_dir", "web_auth", "web_hosts", "flower_url", "readonly_database_url", mode="before"
+        "data_dir",
+        "web_auth",
+        "web_hosts",
+        "flower_url",
+        "readonly_database_url",
+        "tls_ca_file",
+        "tls_cert_file",
+        "tls_key_file",
+        mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value in ("", None) else value
+
+    @field_validator("tls_ca_file", "tls_cert_file", "tls_key_file")
+    @classmethod
+    def _readable_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file: {value}")
+        return value
+
+    @field_validator("tls_key_file")
+    @classmethod
+    def _key_with_its_certificate(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if (value is None) != (info.data.get("tls_cert_file") is None):
+            raise ValueError("set MNISTGRID_TLS_CERT_FILE and MNISTGRID_TLS_KEY_FILE together")
+        return value
+
+    @field_validator("database_url", "readonly_database_url")
+    @classmethod
+    def _postgres_checks_the_server(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        files = {
+            key: info.data.get(key) for key in ("tls_ca_file", "tls_cert_file", "tls_key_file")
+        }
+        return postgres_tls_url(value, **files)
+
+    @field_validator("broker_url")
+    @classmethod
+    def _rediss_checks_the_server(cls, value: str) -> str:
+        if urlsplit(value).scheme == "rediss":
+            query = dict(parse_qsl(urlsplit(value).query))
+            wanted = query.get("ssl_cert_reqs", "required").lower()
+            if wanted not in ("required", "cert_required"):
+                raise ValueError(
+                    f"ssl_cert_reqs={query['ssl_cert_reqs']} would not check the server's "
+                    "certificate: leave it out (MNISTGRID_TLS_CA_FILE names the authority)"
+                )
+        return value
 
     @field_validator("web_auth")
     @classmethod
@@ -112,6 +167,22 @@ class Settings(BaseSettings):
         return value.rstrip("/") if value else value
 
     @property
+    def broker_tls(self) -> dict[str, object] | None:
+        """What kombu and redis-py need to reach a rediss:// broker and check its certificate
+        and host name (Celery's `broker_use_ssl`); None for any other broker."""
+        if urlsplit(self.broker_url).scheme != "rediss":
+            return None
+        options: dict[str, object] = {
+            "ssl_cert_reqs": ssl.CERT_REQUIRED,
+            "ssl_check_hostname": True,
+            "ssl_ca_certs": str(self.tls_ca_file) if self.tls_ca_file else None,
+        }
+        if self.tls_cert_file is not None:
+            options |= {"ssl_certfile": str(self.tls_cert_file)}
+            options |= {"ssl_keyfile": str(self.tls_key_file)}
+        return options
+
+    @property
     def web_login(self) -> tuple[str, str] | None:
         """The web view's (user, password), or None when it needs no login."""
         if self.web_auth is None:
@@ -140,9 +211,15 @@ class Settings(BaseSettings):
         return self.web_auth is None and not is_loopback(self.web_host)
 
     def with_overrides(self, **overrides: object) -> Settings:
-        """A copy with the CLI options that were given (None means "not given")."""
+        """A copy with the CLI options that were given (None means "not given"), validated as
+        the environment's values are (a --database-url gets its TLS options too)."""
         given = {key: value for key, value in overrides.items() if value is not None}
-        return self.model_copy(update=given) if given else self
+        if not given:
+            return self
+        try:
+            return type(self).model_validate(self.model_dump() | given)
+        except ValidationError as error:
+            raise BadInput(f"option: {settings_error(error)}") from None
 
     def as_environment(self) -> dict[str, str]:
         """These settings as `MNISTGRID_*` variables, for the processes this one starts."""
@@ -159,6 +236,50 @@ class Settings(BaseSettings):
 
 # An entry of MNISTGRID_WEB_HOSTS: `*`, or a name or address, maybe after `*.`.
 HOST_PATTERN = re.compile(r"\*|(\*\.)?[a-z0-9_.:-]+")
+
+
+# PostgreSQL's sslmode values that encrypt without checking who answers (or may not encrypt).
+UNCHECKED_SSLMODES = {"allow", "prefer", "require", "verify-ca"}
+
+
+def postgres_tls_url(
+    url: str,
+    tls_ca_file: Path | None = None,
+    tls_cert_file: Path | None = None,
+    tls_key_file: Path | None = None,
+) -> str:
+    """A PostgreSQL URL that checks the server when there is TLS: with a certificate
+    authority, `sslmode=verify-full` and it as `sslrootcert` unless the URL names its own (and
+    the client certificate as `sslcert`/`sslkey`). A mode that would not check the server's
+    certificate and name is refused; `disable` (plain text, asked for by name) is kept. Any
+    other URL is returned as it is."""
+    parts = urlsplit(url)
+    if not parts.scheme.startswith("postgresql"):
+        return url
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    mode = query.get("sslmode")
+    if mode in UNCHECKED_SSLMODES:
+        raise ValueError(
+            f"sslmode={mode} does not check the server's certificate and name: "
+            "use verify-full (with MNISTGRID_TLS_CA_FILE), or disable for plain text"
+        )
+    if mode != "disable":
+        extra = {
+            "sslmode": "verify-full" if tls_ca_file else None,
+            "sslrootcert": tls_ca_file,
+            "sslcert": tls_cert_file,
+            "sslkey": tls_key_file,
+        }
+        for key, value in extra.items():
+            if value is not None and key not in query:
+                query[key] = str(value)
+    if query.get("sslmode") == "verify-full" and "sslrootcert" not in query:
+        raise ValueError(
+            "sslmode=verify-full needs the certificate authority: set MNISTGRID_TLS_CA_FILE"
+        )
+    if query == dict(parse_qsl(parts.query, keep_blank_values=True)):
+        return url
+    return urlunsplit(parts._replace(query=urlencode(query, safe="/:")))
 
 
 def is_loopback(host: str) -> bool:

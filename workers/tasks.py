@@ -9,14 +9,12 @@ import logging
 import multiprocessing
 
 from celery.signals import worker_process_init, worker_shutting_down
-from kombu.exceptions import OperationalError as BrokerError
-from sqlalchemy.exc import InterfaceError, OperationalError
 
 from db.engine import dispose_after_fork
-from db.errors import DatabaseUnavailable
 from db.store import Store, shared_store
 from mnistgrid.core.learner import use_threads
 from mnistgrid.queue.publish import request_report, send_again
+from mnistgrid.queue.retrying import TRANSIENT, RetryAtOnce
 from mnistgrid.queue.routing import TRAIN_TASK
 from mnistgrid.settings import load_settings
 from workers.celery_app import app
@@ -46,20 +44,14 @@ def _init_process(**_: object) -> None:
     use_threads(load_settings().torch_threads)
 
 
-@app.task(
-    name=TRAIN_TASK,
-    autoretry_for=(OperationalError, InterfaceError, BrokerError, DatabaseUnavailable),
-    retry_backoff=2,
-    retry_backoff_max=60,
-    max_retries=8,
-)
+@app.task(name=TRAIN_TASK, base=RetryAtOnce, autoretry_for=TRANSIENT)
 def train_jobs(job_ids: list[int]) -> dict[str, object]:
     """Train the jobs `job_ids` (one job, or a group of same-shape jobs) of one sweep."""
     runner = JobRunner(store(), load_settings(), worker_name(), _shutting_down.is_set)
     outcome = runner.run(job_ids)
     for sweep_id in outcome.sweeps_ended:
         # The report is a task of its own: a failure or a retry there never touches the jobs.
-        request_report(store(), app, sweep_id)
+        request_report(app, sweep_id)
     # At once: handed back, for another worker to resume them from their checkpoints;
     # promoted past a rung, as the new stacks of the survivors.
     for why, again in (("handed back", outcome.handed_back), ("promoted", outcome.promoted)):

@@ -67,6 +67,10 @@ COMMANDS = {
         "serve_cmd:serve",
         "Serve a live, read-only web view of the sweeps: tables, learning curves, figures.",
     ),
+    "check": (
+        "check_cmd:check",
+        "Check that the store and the broker answer, with this machine's settings.",
+    ),
     "db": ("db_cmd:db", "Create and upgrade the database schema."),
     "data": ("data_cmd:data", "Fetch, inspect and export the MNIST data the jobs train on."),
 }

@@ -61,6 +61,10 @@ def celery_config(settings: Settings) -> dict[str, object]:
     return {
         "broker_url": broker_url,
         "broker_transport_options": transport_options,
+        # rediss://: check the server's certificate and name against MNISTGRID_TLS_CA_FILE
+        # (kombu alone would take a rediss:// URL without any check). Flower reads it too.
+        # There is no result backend (results live in the SQL store), so nothing else to set.
+        "broker_use_ssl": settings.broker_tls or False,
         "broker_connection_retry_on_startup": True,
         "task_serializer": "json",
         "result_serializer": "json",

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from db.records import JobInfo
 from db.store import Store
 from mnistgrid.errors import MnistgridError, describe_validation_error
-from mnistgrid.queue.routing import REPORT_TASK, TRAIN_TASK, queue_for_device, queue_of, task_title
+from mnistgrid.queue.routing import REPORT_QUEUE, REPORT_TASK, TRAIN_TASK, queue_of, task_title
 from mnistgrid.spec import JobSpec
 
 # The worker's lease keeper fails a job at its time limit in every pool (workers/lease.py);
@@ -94,15 +94,11 @@ def spec_or_fail(store: Store, app: Celery, job: JobInfo) -> JobSpec | None:
     log.warning("job %s: %s; failing it", job.job_id, reason)
     done = store.fail_queued_job(job.job_id, reason)
     if done.sweep_finished and done.sweep_id is not None:
-        request_report(store, app, done.sweep_id)
+        request_report(app, done.sweep_id)
     return None
 
 
-def report_queue(store: Store, sweep_id: int) -> str:
-    """The queue a sweep's report is asked on: the one its jobs went to."""
-    return queue_for_device(store.get_sweep(sweep_id).grid["train"]["device"])
-
-
-def request_report(store: Store, app: Celery, sweep_id: int) -> None:
-    """Ask a worker to write the sweep's report, on the queue its jobs went to."""
-    app.send_task(REPORT_TASK, args=[sweep_id], queue=report_queue(store, sweep_id))
+def request_report(app: Celery, sweep_id: int) -> None:
+    """Ask for the sweep's report on the report queue, which only the workers of the machine
+    that keeps the reports take, wherever the sweep's last job ended."""
+    app.send_task(REPORT_TASK, args=[sweep_id], queue=REPORT_QUEUE)

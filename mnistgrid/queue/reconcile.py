@@ -28,8 +28,8 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from db.records import LostJob
 from db.store import Store
-from mnistgrid.queue.publish import report_queue, request_report, send_again, spec_or_fail
-from mnistgrid.queue.routing import queue_of
+from mnistgrid.queue.publish import request_report, send_again, spec_or_fail
+from mnistgrid.queue.routing import REPORT_QUEUE, queue_of
 
 log = logging.getLogger(__name__)
 BROKER_ERRORS = (BrokerError, ChannelError, OSError)
@@ -90,7 +90,7 @@ def take_over_lost(
     for owner, job_ids in taken.requeued_by_sweep().items():
         done.tasks += send_again(store, app, owner, job_ids)
     for ended in taken.sweeps_ended:
-        request_report(store, app, ended)
+        request_report(app, ended)
 
 
 def resend_lost_messages(
@@ -120,12 +120,11 @@ def ask_lost_reports(
 ) -> None:
     stale = store.reports_requested_before(lease_seconds, sweep_id)
     for owner in stale:
-        queue = report_queue(store, owner)
-        if queue in empty_queues(app, {queue}) and store.mark_report_requested(
+        if empty_queues(app, {REPORT_QUEUE}) and store.mark_report_requested(
             owner, older_than=lease_seconds
         ):
             log.warning("the report of sweep %s was never written: asking again", owner)
-            request_report(store, app, owner)
+            request_report(app, owner)
             done.reports.append(owner)
 
 

@@ -11,6 +11,10 @@ TRAIN_TASK = "mnistgrid.train_jobs"
 REPORT_TASK = "mnistgrid.write_report"
 CPU_QUEUE = "cpu"
 GPU_QUEUE = "gpu"
+# Every report request goes here, whatever trained the sweep: only the workers of the machine
+# whose ./reports the user reads take it (`mnistgrid worker` does unless --no-reports), so
+# with workers on several machines the report lands on that one.
+REPORT_QUEUE = "report"
 
 
 def queue_of(spec: JobSpec) -> str:
@@ -20,7 +24,7 @@ def queue_of(spec: JobSpec) -> str:
 
 
 def queue_for_device(device: str) -> str:
-    """The queue of a grid's `train.device`: a sweep's report goes where its jobs went."""
+    """The queue of a grid's `train.device`."""
     return GPU_QUEUE if device == "cuda" else CPU_QUEUE
 
 

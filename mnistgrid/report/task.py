@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from db.errors import DatabaseUnavailable
 from db.store import shared_store
 from mnistgrid.data.datasets import task_loader
+from mnistgrid.queue.retrying import TRANSIENT, RetryAtOnce
 from mnistgrid.queue.routing import REPORT_TASK
 from mnistgrid.report.write import write_report
 from mnistgrid.settings import load_settings
@@ -24,13 +24,7 @@ from mnistgrid.settings import load_settings
 log = logging.getLogger(__name__)
 
 
-@shared_task(
-    name=REPORT_TASK,
-    autoretry_for=(OperationalError, InterfaceError, BrokerError, DatabaseUnavailable),
-    retry_backoff=2,
-    retry_backoff_max=60,
-    max_retries=8,
-)
+@shared_task(name=REPORT_TASK, base=RetryAtOnce, autoretry_for=TRANSIENT)
 def write_sweep_report(sweep_id: int) -> str | None:
     """Write the sweep's report into MNISTGRID_REPORTS_DIR and record how that went, so the
     user waiting on the sweep is told; returns where the HTML went (None: it failed)."""

@@ -1,6 +1,8 @@
 """Fixtures of the compose layer: a Docker engine for the session (started here when none
 answers, and stopped again with the host's network put back), and the stack, brought up once
-per module as the README tells a user, with two workers.
+per session as the README tells a user, with two workers; the certificates and .env values
+that publish its Redis and PostgreSQL over TLS to a second "machine" (README.md, "Add a
+machine").
 
     python -m pytest -m compose tests/compose
 
@@ -14,6 +16,7 @@ import os
 import secrets
 import shutil
 import socket
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,9 +87,9 @@ def reports_owner() -> tuple[int, int]:
     return owner.st_uid, owner.st_gid
 
 
-def free_port() -> int:
+def free_port(address: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((address, 0))
         return sock.getsockname()[1]
 
 
@@ -119,16 +122,16 @@ def write_env_file(folder: Path, mnist_dir: Path, wheels_url: str) -> Path:
 
 
 def read_env(stack: Stack) -> dict[str, str]:
-    lines = stack.env_file.read_text().splitlines()
-    return dict(line.split("=", 1) for line in lines if "=" in line)
+    return stack.env()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def stack(
     docker_engine: None, mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     """The real docker-compose.yml, brought up with two workers; its orchestrator submits
-    STACK_GRID and waits for it. Taken down with its volumes at the end of the module."""
+    STACK_GRID and waits for it. Taken down with its volumes at the end of the session: the
+    modules share it (test_stack.py, then test_stack_hosts.py)."""
     folder = tmp_path_factory.mktemp("compose")
     (folder / "grids").mkdir()
     for line in provide_images():
@@ -150,3 +153,51 @@ def stack(
                 shutil.rmtree(report, ignore_errors=True)
             if made_reports and not any(REPORTS.iterdir()):
                 REPORTS.rmdir()
+
+
+def host_address() -> str:
+    """An address of this machine that a container of any Docker network reaches and no
+    other machine does: the default bridge's gateway. The second "machine" of the tests dials
+    it, as a real one would dial the main host's address."""
+    done = subprocess.run(
+        [
+            "docker",
+            "network",
+            "inspect",
+            "bridge",
+            "--format",
+            "{{(index .IPAM.Config 0).Gateway}}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def make_certs(folder: Path, *names: str) -> Path:
+    """The README's scripts/make-certs.sh into `folder`; returns its tls/ folder (ca.crt,
+    server.crt, server.key). Made for each run, never committed."""
+    done = subprocess.run(
+        ["sh", str(REPO / "scripts" / "make-certs.sh"), "--out", str(folder), *names],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return folder / "tls"
+
+
+@pytest.fixture(scope="session")
+def publishing(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """What .env says to publish the main stack's Redis and PostgreSQL over TLS: the host
+    address, a free port each, and certificates made for that address."""
+    address = host_address()
+    tls = make_certs(tmp_path_factory.mktemp("certs"), address)
+    return {
+        "REDIS_PUBLISH_ADDRESS": address,
+        "REDIS_PUBLISH_PORT": str(free_port(address)),
+        "POSTGRES_PUBLISH_ADDRESS": address,
+        "POSTGRES_PUBLISH_PORT": str(free_port(address)),
+        "TLS_DIR": str(tls),
+    }

@@ -16,6 +16,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 OVERRIDE = Path(__file__).resolve().parent / "override.yml"
+# What .env's COMPOSE_FILE adds to publish Redis and PostgreSQL over TLS ("Add a machine").
+PUBLISH = REPO / "docker-compose.publish.yml"
 
 
 class QueryFailed(RuntimeError):
@@ -37,15 +39,22 @@ def wait_until(condition: Callable[[], object], timeout: float, what: str) -> ob
         time.sleep(1)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Stack:
     project: str
     env_file: Path
     grids: Path  # mounted at /grids in the orchestrator
     prefix: str  # of every sweep name: their reports land in the repository's ./reports
+    # The compose files, in order: the main stack's and the tests' override by default; a
+    # worker host's (docker-compose.workers.yml) and its override for the second "machine".
+    files: tuple[Path, ...] = (REPO / "docker-compose.yml", OVERRIDE)
+
+    @property
+    def published(self) -> bool:
+        return PUBLISH in self.files
 
     def compose_argv(self, *args: str) -> list[str]:
-        files = ["-f", str(REPO / "docker-compose.yml"), "-f", str(OVERRIDE)]
+        files = [argument for path in self.files for argument in ("-f", str(path))]
         return ["docker-compose", "-p", self.project, "--env-file", str(self.env_file), *files]
 
     def compose(
@@ -77,6 +86,22 @@ class Stack:
     def up(self, timeout: float = 1500) -> None:
         """What the README tells a user to type, two workers included."""
         self.compose("up", "-d", "--build", "--scale", "worker=2", timeout=timeout)
+
+    def env(self) -> dict[str, str]:
+        lines = self.env_file.read_text().splitlines()
+        return dict(line.split("=", 1) for line in lines if "=" in line)
+
+    def set_env(self, **values: object) -> None:
+        """Change .env as a user would: the next `up` recreates what uses the changes."""
+        env = self.env() | {key: str(value) for key, value in values.items()}
+        self.env_file.write_text("".join(f"{key}={value}\n" for key, value in env.items()))
+
+    def publish(self, **where: object) -> None:
+        """.env asks to publish Redis and PostgreSQL over TLS (the addresses, ports and
+        TLS_DIR in `where`): as COMPOSE_FILE would, the publishing file joins the others."""
+        self.set_env(**where)
+        if not self.published:
+            self.files = (*self.files, PUBLISH)
 
     def containers(self, service: str, running: bool = True) -> list[str]:
         labels = [f"com.docker.compose.project={self.project}"]

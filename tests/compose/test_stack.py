@@ -38,9 +38,9 @@ STACK_JOBS = 3  # conftest.STACK_GRID: the baseline and two linear lrs
 LONG_EPOCHS = 40
 
 
-def long_grid(lrs: str) -> str:
+def long_grid(lrs: str, epochs: int = LONG_EPOCHS) -> str:
     return (
-        f"fuse = false\n[train]\nepochs = {LONG_EPOCHS}\ntime_limit = 900\n"
+        f"fuse = false\n[train]\nepochs = {epochs}\ntime_limit = 900\n"
         f'[grid]\nmodel = "linear"\nloss = "cross_entropy"\nlr = {lrs}\nbatch_size = 64\n'
     )
 
@@ -415,6 +415,59 @@ def test_no_password_stands_on_any_command_line(stack: Stack):
     assert "serve" in seen["web"] and "worker" in seen["worker"]
 
 
+# -- publishing: off by default ----------------------------------------------------------------
+
+# Python for a container: which of these address:port pairs accept a TCP connection.
+CONNECT_PROBE = """
+import json, socket, sys
+found = {}
+for target in sys.argv[1:]:
+    host, port = target.rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=3).close()
+        found[target] = "open"
+    except OSError as error:
+        found[target] = type(error).__name__
+print(json.dumps(found))
+"""
+
+
+def reachable_from(network: str, targets: list[str]) -> dict[str, str]:
+    """What a container on `network` (not a service of the stack) can connect to."""
+    argv = ["run", "--rm", "--network", network, "--entrypoint", "python", "mnistgrid:latest"]
+    done = docker(*argv, "-c", CONNECT_PROBE, *targets)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_with_publishing_off_nothing_listens_beyond_the_compose_network(stack: Stack):
+    """The default .env publishes neither Redis nor PostgreSQL: the project binds no host port
+    but Flower's and the web view's, both on 127.0.0.1, and a container on another Docker
+    network (where another machine would be) reaches neither server, which a container on
+    the compose network does."""
+    if stack.published:
+        pytest.skip("the stack publishes Redis and PostgreSQL now (test_stack_hosts.py)")
+    env = read_env(stack)
+    bound = {}
+    for container, service in stack.project_containers().items():
+        ports = inspect(container)["NetworkSettings"]["Ports"] or {}
+        for bindings in ports.values():
+            for binding in bindings or []:
+                bound.setdefault(service, set()).add(f"{binding['HostIp']}:{binding['HostPort']}")
+    assert bound == {
+        "flower": {f"127.0.0.1:{env['FLOWER_PORT']}"},
+        "web": {f"127.0.0.1:{env['WEB_PORT']}"},
+    }
+    targets, network = [], ""
+    for service, port in (("redis", 6379), ("postgres", 5432)):
+        (container,) = stack.containers(service)
+        ((network, settings),) = inspect(container)["NetworkSettings"]["Networks"].items()
+        targets.append(f"{settings['IPAddress']}:{port}")
+    assert reachable_from(network, targets) == dict.fromkeys(targets, "open")
+    outside = reachable_from("bridge", targets)
+    assert "open" not in outside.values(), outside
+
+
 # -- the GPU profile ----------------------------------------------------------------------------
 
 
@@ -508,11 +561,16 @@ def test_compose_restart_mid_sweep(stack: Stack, service: str, tmp_path):
     assert fault.report(stack, finished) == 0
 
 
-def test_down_then_up_keeps_the_state_and_resubmitting_is_a_no_op(stack: Stack):
+def test_down_then_up_publishing_keeps_the_state_and_resubmitting_is_a_no_op(
+    stack: Stack, publishing: dict[str, str]
+):
     """Last: it takes the whole stack down (volumes kept) and brings it up again, whose
     orchestrator submits the first sweep's grid again. Meanwhile the web view's role is
     dropped, as on a volume made before it existed, and its password changed in .env: the
-    migration of the next `up` must make it again, with the new password."""
+    migration of the next `up` must make it again, with the new password. And .env now asks
+    to publish Redis and PostgreSQL for a second machine (README.md, "Add a machine"): the
+    stack comes back speaking TLS only, every service checking the servers' certificates, and
+    the sweep stopped by `down` ends on it (test_stack_hosts.py goes on from here)."""
     stack.scale_workers(2)
     first = f"{stack.prefix}-stack"
     kept = epochs_of(stack, first)
@@ -522,10 +580,10 @@ def test_down_then_up_keeps_the_state_and_resubmitting_is_a_no_op(stack: Stack):
     fault = Fault.now("docker-compose down, then up", stack, sweep)
     stack.compose("stop", "web")
     stack.execute("DROP OWNED BY mnistgrid_readonly; DROP ROLE mnistgrid_readonly")
-    rotated = read_env(stack) | {"POSTGRES_READONLY_PASSWORD": secrets.token_hex(16)}
-    stack.env_file.write_text("".join(f"{key}={value}\n" for key, value in rotated.items()))
+    stack.set_env(POSTGRES_READONLY_PASSWORD=secrets.token_hex(16))
     stack.down()
     assert not stack.containers("postgres", running=False)
+    stack.publish(**publishing)
     stack.up()
     migrated = stack.compose("logs", "--no-color", "migrate").stdout
     assert "role mnistgrid_readonly may read the 5 tables of schema public" in migrated
@@ -547,3 +605,11 @@ def test_down_then_up_keeps_the_state_and_resubmitting_is_a_no_op(stack: Stack):
     assert {j["status"] for j in jobs_of(stack, sweep)} == {"succeeded"}
     assert_one_row_per_epoch(stack, sweep)
     assert fault.report(stack, finished) == 0
+    # Every client of PostgreSQL now comes over TLS (workers, web view, healers), and Redis
+    # answers TLS only: the workers took their tasks through it.
+    tcp = stack.query(
+        "select a.usename, s.ssl from pg_stat_ssl s join pg_stat_activity a using (pid)"
+        " where a.client_addr is not null"
+    )
+    assert "mnistgrid" in {row["usename"] for row in tcp}, tcp
+    assert all(row["ssl"] for row in tcp), tcp

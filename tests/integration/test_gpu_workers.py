@@ -38,7 +38,8 @@ def test_one_pinned_solo_process_per_gpu(tmp_path):
             wait_until(both_answer, 60, "two GPU worker processes")
             assert [n.split("-")[0] for n in names] == ["gpu0", "gpu1"]
             queues = app.control.inspect(timeout=2).active_queues()
-            assert {q["name"] for qs in queues.values() for q in qs} == {"gpu"}
+            # each takes the report queue too, as every `mnistgrid worker` does unless --no-reports
+            assert {q["name"] for qs in queues.values() for q in qs} == {"gpu", "report"}
             stats = app.control.inspect(timeout=2).stats()
             pools = {s["pool"]["implementation"] for s in stats.values()}
             assert pools == {"celery.concurrency.solo:TaskPool"}, pools

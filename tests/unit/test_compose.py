@@ -214,9 +214,10 @@ def test_redis_writes_its_acl_from_the_environment_and_keeps_its_queues():
     assert "hash=$(printf %s \"$REDISCLI_AUTH\" | sha256sum | cut -d ' ' -f 1)" in lines
     assert "unset REDISCLI_AUTH" in lines
     (start,) = [line for line in lines if line.startswith("exec ")]
-    argv = start.split()
-    assert argv[:3] == ["exec", "docker-entrypoint.sh", "redis-server"]
-    assert argv[3] == '"$conf"', "the ACL file, not a password, on the command line"
+    assert start.split() == ["exec", "docker-entrypoint.sh", "redis-server", '"$@"']
+    (arguments,) = [line for line in lines if line.startswith('set -- "$conf"')]
+    argv = arguments.split()
+    assert argv[2] == '"$conf"', "the ACL file, not a password, on the command line"
     assert argv[argv.index("--appendonly") + 1] == "yes"
     assert argv[argv.index("--maxmemory-policy") + 1] == "noeviction"
     assert any(volume.endswith(":/data") for volume in service("redis")["volumes"])
@@ -414,9 +415,13 @@ def test_env_example_holds_placeholders_for_every_required_variable():
     for key, value in ENV.items():
         if SECRET_NAME.search(key):
             assert PLACEHOLDER in value, f"{key} in .env.example must be a placeholder"
-    used = {match["name"] for match in VARIABLE.finditer(COMPOSE.read_text())}
+    # ... by docker-compose.yml, the publishing files it names, or compose itself
+    files = [COMPOSE, *REPO.glob("docker-compose.publish*.yml")]
+    used = {match["name"] for path in files for match in VARIABLE.finditer(path.read_text())}
     mentioned = re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", ENV_EXAMPLE.read_text(), re.MULTILINE)
-    assert set(mentioned) <= used, "every variable .env.example mentions is used"
+    assert set(mentioned) <= used | {"COMPOSE_FILE"}, (
+        "every variable .env.example mentions is used"
+    )
 
 
 # -- a placeholder left in .env stops the stack ------------------------------------------------

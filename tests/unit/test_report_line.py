@@ -43,11 +43,17 @@ def test_a_written_report_in_this_folder_is_named(settings, capsys):
     assert capsys.readouterr().out == f"report: {html}\n"
 
 
-def test_a_report_written_elsewhere_says_how_to_write_it_here(settings, capsys):
+def test_a_report_written_on_the_main_host_says_where_there_and_how_to_write_it_here(
+    settings, capsys
+):
+    """`submit --wait` on a worker host: the report went to the main host's reports folder."""
     assert echo_report(settings, finished_sweep("written"))
     out = capsys.readouterr().out
-    assert out.startswith("report: written by the worker, but not in ")
-    assert "`mnistgrid report quick` writes it here" in out
+    assert out.startswith("report: written on the main host ")
+    assert "as quick/report.html in its reports folder" in out
+    assert "/reports/quick/report.html in its web view" in out
+    assert f"not in {settings.reports_dir / 'quick'} here" in out
+    assert "`mnistgrid report quick` writes it here too" in out
 
 
 def test_a_report_not_written_yet_says_how_to_write_it(settings, capsys):

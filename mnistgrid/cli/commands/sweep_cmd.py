@@ -22,6 +22,7 @@ from mnistgrid.queue.publish import check_broker, send_again
 from mnistgrid.queue.reconcile import Reconciler
 from mnistgrid.report import report_paths
 from mnistgrid.settings import Settings
+from mnistgrid.web.links import REPORTS_PATH
 from orchestrator.grid import load_grid
 from orchestrator.progress import watch as watch_sweep
 from orchestrator.submit import plan_sweep, submit_grid, sweep_name
@@ -74,8 +75,9 @@ def await_report(
 
 
 def echo_report(settings: Settings, sweep: SweepInfo) -> bool:
-    """Say where the sweep's report is, or why there is none; False when it failed. The
-    worker writes it into its own MNISTGRID_REPORTS_DIR, which this machine may not share."""
+    """Say where the sweep's report is, or why there is none; False when it failed. A worker
+    of the main host writes it into its MNISTGRID_REPORTS_DIR: on a worker host, that is
+    another machine's folder."""
     html = report_paths(settings.reports_dir, sweep.name, sweep.sweep_id).html
     rewrite = f"`mnistgrid report {sweep.ref}` writes it here"
     if sweep.report_status == "failed":
@@ -86,7 +88,12 @@ def echo_report(settings: Settings, sweep: SweepInfo) -> bool:
     elif html.exists():
         click.echo(f"report: {html}")
     else:
-        click.echo(f"report: written by the worker, but not in {html.parent} here; {rewrite}")
+        where = f"{html.parent.name}/{html.name}"
+        click.echo(
+            f"report: written on the main host (the machine whose workers take the report "
+            f"queue), as {where} in its reports folder and {REPORTS_PATH}/{where} in its web "
+            f"view; not in {html.parent} here; {rewrite} too"
+        )
     return True
 
 

@@ -19,6 +19,7 @@ from db.store import Store
 from mnistgrid.cli.commands.options import service_options, settings_from
 from mnistgrid.errors import BadInput
 from mnistgrid.queue.app import filesystem_folder
+from mnistgrid.queue.routing import REPORT_QUEUE
 from mnistgrid.settings import Settings
 
 
@@ -40,6 +41,13 @@ from mnistgrid.settings import Settings
     help="torch threads per process [env MNISTGRID_TORCH_THREADS; default: cores / concurrency]",
 )
 @click.option("--name", default=None, help="worker node name [default: <queues>-<pid>@<host>]")
+@click.option(
+    "--reports/--no-reports",
+    default=True,
+    show_default=True,
+    help="also write the reports of finished sweeps (the report queue) into "
+    "MNISTGRID_REPORTS_DIR; --no-reports on worker hosts, so they land on the main host",
+)
 @click.option("--loglevel", default="info", show_default=True)
 @click.option(
     "--quiet",
@@ -55,6 +63,7 @@ def worker(
     gpus: str | None,
     threads: int | None,
     name: str | None,
+    reports: bool,
     loglevel: str,
     quiet: bool,
     pool: str,
@@ -66,10 +75,23 @@ def worker(
     settings = settings_from(**services)
     Store(settings.database_url)  # refuses to start against a database that is behind
     if gpus is not None:
-        sys.exit(run_gpu_workers(parse_gpus(gpus), queues, loglevel))
+        sys.exit(run_gpu_workers(parse_gpus(gpus), queues, loglevel, reports))
     share = threads or settings.torch_threads or max(1, usable_cores() // concurrency)
     os.environ["MNISTGRID_TORCH_THREADS"] = str(share)
-    run_celery_worker(settings, queues, concurrency, pool, name, loglevel, quiet)
+    consumed = with_reports(queues) if reports else queues
+    name = name or node_name(queues)
+    run_celery_worker(settings, consumed, concurrency, pool, name, loglevel, quiet)
+
+
+def with_reports(queues: str) -> str:
+    """The queues to consume: these, and the report queue."""
+    named = [queue.strip() for queue in queues.split(",") if queue.strip()]
+    return ",".join(dict.fromkeys([*named, REPORT_QUEUE]))
+
+
+def node_name(queues: str) -> str:
+    """`cpu-<pid>@<host>`: named by the training queues, whether or not it writes reports."""
+    return f"{queues.replace(',', '-')}-{os.getpid()}@%h"
 
 
 def usable_cores() -> int:
@@ -89,7 +111,7 @@ def run_celery_worker(
     queues: str,
     concurrency: int,
     pool: str,
-    name: str | None,
+    name: str,
     loglevel: str,
     quiet: bool = False,
 ) -> None:
@@ -108,7 +130,7 @@ def run_celery_worker(
         "-l",
         loglevel,
         "-n",
-        name or f"{queues.replace(',', '-')}-{os.getpid()}@%h",
+        name,
     ]
     if filesystem_folder(settings.broker_url) is not None:
         # Gossip, mingle and heartbeats are broadcasts: files nobody removes in this broker.
@@ -139,11 +161,12 @@ def worker_argv(name: str, queues: str, loglevel: str, *options: str) -> list[st
     ]
 
 
-def run_gpu_workers(gpus: list[str], queues: str, loglevel: str) -> int:
+def run_gpu_workers(gpus: list[str], queues: str, loglevel: str, reports: bool = True) -> int:
     """One solo-pool process per GPU, pinned before it starts: CUDA cannot be forked."""
+    options = ["--pool", "solo", "--reports" if reports else "--no-reports"]
     children = [
         subprocess.Popen(
-            worker_argv(f"gpu{gpu}-{os.getpid()}@%h", queues, loglevel, "--pool", "solo"),
+            worker_argv(f"gpu{gpu}-{os.getpid()}@%h", queues, loglevel, *options),
             env={**os.environ, "CUDA_VISIBLE_DEVICES": gpu, "MNISTGRID_TORCH_THREADS": "1"},
         )
         for gpu in gpus

@@ -13,6 +13,9 @@
 - MNISTGRID_TEST_TERM_AT_EPOCH=EPOCH:FILE: the training process that reaches EPOCH asks its
   worker for a warm shutdown (SIGTERM, as `docker compose stop`) just before it records that
   epoch, once (FILE marks that it did): the worker hands its jobs back at that boundary.
+- MNISTGRID_TEST_DB_OUTAGE=FILE: the first start of each job meets a database outage
+  (DatabaseUnavailable, before anything is claimed or written), once per job: FILE lists the
+  jobs it hit, one task per line. The task's retry then goes through the queue.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ _HANG_LR = os.environ.get("MNISTGRID_TEST_HANG_LR")
 _KILL_AFTER_STOP = os.environ.get("MNISTGRID_TEST_KILL_AFTER_STOP")
 _TERM_AT_EPOCH = os.environ.get("MNISTGRID_TEST_TERM_AT_EPOCH")
 _KILL_AFTER_PROMOTE = os.environ.get("MNISTGRID_TEST_KILL_AFTER_PROMOTE")
+_DB_OUTAGE = os.environ.get("MNISTGRID_TEST_DB_OUTAGE")
 
 
 def _die() -> None:
@@ -100,3 +104,21 @@ if _KILL_AFTER_PROMOTE:
             _die()
 
     Outcome.add = _add_then_die
+
+if _DB_OUTAGE:
+    from db.errors import DatabaseUnavailable
+    from workers.job_runner import JobRunner
+
+    _run = JobRunner.run
+
+    def _run_after_an_outage(self, job_ids):  # noqa: ANN001, ANN202
+        marker = Path(_DB_OUTAGE)
+        hit = marker.read_text().split() if marker.exists() else []
+        fresh = [str(job_id) for job_id in job_ids if str(job_id) not in hit]
+        if fresh:
+            with marker.open("a") as out:
+                out.write(" ".join(fresh) + "\n")
+            raise DatabaseUnavailable(f"test hook: the database is away for jobs {fresh}")
+        return _run(self, job_ids)
+
+    JobRunner.run = _run_after_an_outage
