@@ -8,7 +8,7 @@
 # (PyPI's Linux torch wheels are the CUDA builds; or name a CUDA index such as
 # https://download.pytorch.org/whl/cu128.)
 #
-# Offline, through a mirror or behind a proxy (README.md, "Build offline or behind a proxy"):
+# Offline, through a mirror or behind a proxy (docs/stack.md, "Build offline or behind a proxy"):
 #
 #   docker build --network host --build-arg PIP_NO_INDEX=1 \
 #       --build-arg PIP_FIND_LINKS=http://127.0.0.1:8000/ -t mnistgrid .

@@ -1,5 +1,5 @@
 # The two commands a fresh clone needs; each makes .venv and installs what is missing first.
-#   make demo    # the main job: a whole sweep on this machine, no servers (README.md)
+#   make demo    # the main job: a whole sweep on this machine, no servers (README.md, docs/usage.md)
 #   make test    # the whole test suite, starting Redis and PostgreSQL when they are down
 # CPU torch comes from TORCH_INDEX (the PyTorch CPU index); set TORCH_INDEX=https://pypi.org/simple
 # for PyPI's CUDA build. MNIST comes from MNISTGRID_DATA_DIR, else ../shared/data/mnist if

@@ -1,4 +1,4 @@
-"""The tables, one ORM class each. Users query them directly: see README.md, "The database".
+"""The tables, one ORM class each. Users query them directly: see docs/database.md.
 
 Losses that may be NaN or infinite are stored as a value column plus a kind column (optuna's
 approach): SQLite turns NaN into NULL and JSON cannot hold NaN at all, so a non-finite loss keeps

@@ -1,5 +1,5 @@
 #!/bin/sh
-# The certificates of the stack's TLS (README.md, "Add a machine"): a certificate authority of
+# The certificates of the stack's TLS (docs/stack.md, "Add a machine"): a certificate authority of
 # your own, and the main host's certificate for Redis and PostgreSQL, signed by it.
 #
 #   scripts/make-certs.sh main.example.com 192.0.2.10    # the names and addresses by which

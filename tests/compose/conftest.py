@@ -1,7 +1,7 @@
 """Fixtures of the compose layer: a Docker engine for the session (started here when none
 answers, and stopped again with the host's network put back), and the stack, brought up once
 per session as the README tells a user, with two workers; the certificates and .env values
-that publish its Redis and PostgreSQL over TLS to a second "machine" (README.md, "Add a
+that publish its Redis and PostgreSQL over TLS to a second "machine" (docs/stack.md, "Add a
 machine").
 
     python -m pytest -m compose tests/compose

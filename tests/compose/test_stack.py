@@ -274,7 +274,7 @@ def test_a_placeholder_left_in_env_stops_the_stack_naming_it(stack: Stack, tmp_p
     errors = [line for line in logs.splitlines() if "error:" in line]
     assert len(errors) == 1 and errors[0].endswith(
         "error: .env still holds the placeholder change-me in FLOWER_BASIC_AUTH"
-        " POSTGRES_READONLY_PASSWORD: replace each with a secret of its own (README.md,"
+        " POSTGRES_READONLY_PASSWORD: replace each with a secret of its own (docs/stack.md,"
         ' "Credentials")'
     ), logs
     assert created == {"check-env"}, f"started despite the placeholders: {created}"
@@ -568,7 +568,7 @@ def test_down_then_up_publishing_keeps_the_state_and_resubmitting_is_a_no_op(
     orchestrator submits the first sweep's grid again. Meanwhile the web view's role is
     dropped, as on a volume made before it existed, and its password changed in .env: the
     migration of the next `up` must make it again, with the new password. And .env now asks
-    to publish Redis and PostgreSQL for a second machine (README.md, "Add a machine"): the
+    to publish Redis and PostgreSQL for a second machine (docs/stack.md, "Add a machine"): the
     stack comes back speaking TLS only, every service checking the servers' certificates, and
     the sweep stopped by `down` ends on it (test_stack_hosts.py goes on from here)."""
     stack.scale_workers(2)

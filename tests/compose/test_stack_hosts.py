@@ -1,4 +1,4 @@
-"""A second machine joins the stack (README.md, "Add a machine"), for real: the main stack,
+"""A second machine joins the stack (docs/stack.md, "Add a machine"), for real: the main stack,
 publishing Redis and PostgreSQL over TLS (docker-compose.publish.yml, as test_stack.py's last
 test left it), and a second compose project of docker-compose.workers.yml on a Docker network
 of its own, standing in for the other machine. Its two workers reach the main host's servers

@@ -123,9 +123,7 @@ def test_a_worker_killed_while_its_jobs_are_parked_loses_nothing(env, tmp_path):
     first = start_worker(env, "first", tmp_path / "first.log")
     try:
         sweep_id = submit(env, tmp_path, "parked")
-        wait_until(
-            lambda: any(j.status == "parked" for j in store.sweep_jobs(sweep_id)), 120, "a park"
-        )
+        wait_until(lambda: parked_yet(store, sweep_id, tmp_path / "first.log"), 120, "a park")
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
     finally:
@@ -138,6 +136,17 @@ def test_a_worker_killed_while_its_jobs_are_parked_loses_nothing(env, tmp_path):
     for job in jobs:
         trained = epochs_of(store, job.job_id)
         assert trained == list(range(1, len(trained) + 1))
+
+
+def parked_yet(store: Store, sweep_id: int, log: Path) -> bool:
+    """Whether a job of the sweep is parked; a sweep that ended without parking is a failure
+    at once, with what its jobs and its worker said."""
+    jobs = store.sweep_jobs(sweep_id)
+    if any(job.status == "parked" for job in jobs):
+        return True
+    ended = store.get_sweep(sweep_id).status in ("finished", "cancelled")
+    assert not ended, [(job.status, job.error) for job in jobs] + [log.read_text()[-3000:]]
+    return False
 
 
 @pytest.mark.parametrize("env", ["postgresql"], indirect=True)

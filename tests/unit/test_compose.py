@@ -444,7 +444,7 @@ def check_env(env: dict[str, str]) -> subprocess.CompletedProcess:
 def placeholder_error(*names: str) -> str:
     return (
         f"error: .env still holds the placeholder change-me in {' '.join(sorted(names))}: "
-        'replace each with a secret of its own (README.md, "Credentials")'
+        'replace each with a secret of its own (docs/stack.md, "Credentials")'
     )
 
 

@@ -1,4 +1,4 @@
-"""The compose files of a second machine, checked without a Docker engine (README.md, "Add a
+"""The compose files of a second machine, checked without a Docker engine (docs/stack.md, "Add a
 machine"): docker-compose.yml publishes nothing of Redis or PostgreSQL; docker-compose.publish.yml
 publishes both where .env says, over TLS only, and every mnistgrid service checks the servers;
 docker-compose.publish-plaintext.yml is refused beyond loopback unless .env allows it;
@@ -214,7 +214,7 @@ def test_check_env_refuses_tls_while_a_certificate_or_key_is_missing(tmp_path):
     assert done.returncode == 1
     assert done.stderr.splitlines() == [
         "error: TLS needs server.crt server.key in ./certs/tls: make them with "
-        'scripts/make-certs.sh (README.md, "Add a machine")'
+        'scripts/make-certs.sh (docs/stack.md, "Add a machine")'
     ]
     (tmp_path / "server.crt").write_text("crt")
     (tmp_path / "server.key").write_text("key")
@@ -247,7 +247,7 @@ def test_check_env_refuses_plain_text_beyond_loopback_unless_env_allows_it(
     assert done.stderr.splitlines() == [
         f"error: Redis and PostgreSQL would be published in plain text on{refused}, beyond this "
         "machine: publish them over TLS (docker-compose.publish.yml), or set "
-        'ALLOW_PLAINTEXT_PUBLISH=yes in .env (README.md, "Add a machine")'
+        'ALLOW_PLAINTEXT_PUBLISH=yes in .env (docs/stack.md, "Add a machine")'
     ]
 
 

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from mnistgrid.errors import BadInput
 from mnistgrid.settings import Settings
 
-README = (Path(__file__).parents[2] / "README.md").read_text()
+README = (Path(__file__).parents[2] / "docs" / "settings.md").read_text()
 
 
 def test_every_setting_is_documented_in_the_readme():
