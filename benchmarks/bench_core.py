@@ -1,6 +1,7 @@
 """The posts' training loop against the core, and fused stacks of 4, 8 and 16 jobs, in one run.
 
     MNISTGRID_DATA_DIR=../shared/data/mnist python benchmarks/bench_core.py --epochs 3 --threads 2
+    ... --gradients autograd,manual   # each stack both ways: autograd, and the backward by hand
     python benchmarks/bench_core.py --device cuda --stacks 1,16,64,256 --epochs 2 --threads 16
 
 Prints seconds per epoch, config-epochs per second, the ratio to the posts' loop, and the
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from itertools import product
 
 import torch
 from torch.utils.data import DataLoader
@@ -71,7 +73,13 @@ def posts_loop(data: TrainData, model: str, epochs: int) -> tuple[float, float]:
 
 
 def core(
-    data: TrainData, model: str, epochs: int, group: int, device: str, mixed_seeds: bool
+    data: TrainData,
+    model: str,
+    epochs: int,
+    group: int,
+    device: str,
+    mixed_seeds: bool,
+    gradient: str = "autograd",
 ) -> tuple[float, float]:
     """`group` jobs with lrs spread around 1 (1 among them), trained as one stack; with
     `mixed_seeds` each member has its own seed, so its own shuffle and its own batches."""
@@ -79,7 +87,7 @@ def core(
     # The lr 1 member, last, keeps seed 0 either way: its accuracy is the one printed.
     seeds = list(reversed(range(len(lrs)))) if mixed_seeds else [0] * len(lrs)
     specs = [
-        JobSpec(model=model, lr=lr, seed=seed, epochs=epochs, device=device)
+        JobSpec(model=model, lr=lr, seed=seed, epochs=epochs, device=device, gradient=gradient)
         for lr, seed in zip(lrs, seeds, strict=True)
     ]
     data = data.to(device)
@@ -113,6 +121,11 @@ def main() -> None:
         help="stack members on different seeds (the lr 1 member keeps seed 0)",
     )
     parser.add_argument(
+        "--gradients",
+        default="autograd,manual",
+        help="how the core's stacks get their gradients: autograd, manual (by hand), or both",
+    )
+    parser.add_argument(
         "--device",
         choices=["cpu", "cuda"],
         default="cpu",
@@ -126,22 +139,25 @@ def main() -> None:
         f"torch {torch.__version__}, {args.threads} threads, {args.epochs} epochs each, "
         f"core on {device_label(args.device)}"
     )
-    print(f"{'model':<7} {'way':<14} {'s/epoch':>8} {'cfg-ep/s':>9} {'ratio':>6} {'accuracy':>9}")
+    print(f"{'model':<7} {'way':<20} {'s/epoch':>8} {'cfg-ep/s':>9} {'ratio':>6} {'accuracy':>9}")
     for model in args.models.split(","):
         base_seconds, accuracy = posts_loop(data, model, args.epochs)
         print(
-            f"{model:<7} {'posts loop':<14} {base_seconds:>8.3f} {1 / base_seconds:>9.2f} "
+            f"{model:<7} {'posts loop':<20} {base_seconds:>8.3f} {1 / base_seconds:>9.2f} "
             f"{1.0:>6.2f} {accuracy:>9.4f}"
         )
-        for group in map(int, args.groups.split(",")):
+        for group, gradient in product(
+            map(int, args.groups.split(",")), args.gradients.split(",")
+        ):
             seconds, accuracy = core(
-                data, model, args.epochs, group, args.device, args.mixed_seeds
+                data, model, args.epochs, group, args.device, args.mixed_seeds, gradient
             )
             rate = group / seconds
             name = "core, 1 job" if group == 1 else f"fused x{group}"
             name += " mixed" if args.mixed_seeds and group > 1 else ""
+            name += " hand" if gradient == "manual" else ""
             print(
-                f"{model:<7} {name:<14} {seconds:>8.3f} {rate:>9.2f} "
+                f"{model:<7} {name:<20} {seconds:>8.3f} {rate:>9.2f} "
                 f"{rate * base_seconds:>6.2f} {accuracy:>9.4f}"
             )
 

@@ -141,12 +141,6 @@ class JobSpec(Frozen):
             raise ValueError(f"must be a finite positive number, got {value}")
         return value
 
-    @model_validator(mode="after")
-    def _manual_gradient_is_linear_cross_entropy(self) -> JobSpec:
-        if self.gradient == "manual" and (self.model, self.loss) != ("linear", "cross_entropy"):
-            raise ValueError("gradient 'manual' exists only for model linear, loss cross_entropy")
-        return self
-
     def canonical(self) -> dict[str, object]:
         """The fields that change the result; baseline drops the ones it never reads."""
         fields = self.model_dump(mode="json")

@@ -15,11 +15,13 @@ from dataclasses import dataclass
 
 import torch
 
-from mnistgrid.core.losses import LOSSES, cross_entropy, cross_entropy_logit_grad, predictions
-from mnistgrid.core.models import Params, forward, init_member, layer, stack_members
+from mnistgrid.core.backward import calc_grad_by_hand
+from mnistgrid.core.losses import LOSSES, predictions
+from mnistgrid.core.models import Params, forward, init_member, stack_members
 from mnistgrid.core.results import EpochMetrics, FitResult, MemberEpoch
 from mnistgrid.core.sizes import VALID_CHUNK
 from mnistgrid.core.train_data import TrainData
+from mnistgrid.core.wide import train_epoch_wide
 from mnistgrid.spec import JobSpec
 
 # Returns the members to stop early (an early-stopping rule's decision), or None.
@@ -90,21 +92,13 @@ class BasicOptim:
 def calc_grad(spec: JobSpec, params: Params, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
     """Gradients into `p.grad`; returns each member's batch loss (K,)."""
     if spec.gradient == "manual":
-        return calc_grad_manual(params, xb, yb)
+        loss, grads = calc_grad_by_hand(spec, params, xb, yb)
+        for p, grad in zip(params, grads, strict=True):
+            p.grad = grad
+        return loss
     loss = LOSSES[spec.loss](forward(spec, params, xb), yb)  # (K,)
     loss.sum().backward()  # members share no parameters: each gets exactly its own gradient
     return loss.detach()
-
-
-@torch.no_grad()
-def calc_grad_manual(params: Params, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
-    """Linear + cross-entropy with post 3's closed-form gradient, no autograd."""
-    w, b = params
-    logits = layer(xb, w, b)  # (K,B,C)
-    dz = cross_entropy_logit_grad(logits, yb)  # (K,B,C)
-    w.grad = xb.transpose(-2, -1) @ dz  # (784,B) or (K,784,B) @ (K,B,C) -> (K,784,C)
-    b.grad = dz.sum(-2)  # (K,C)
-    return cross_entropy(logits, yb)
 
 
 def epoch_batches(
@@ -138,8 +132,11 @@ def train_epoch(
     epoch: int,
 ) -> torch.Tensor:
     """One pass of mini-batch SGD; returns each member's mean training loss (K,)."""
+    batches = epoch_batches(len(data.y_train), spec.batch_size, seeds, epoch, opt.lrs.device)
+    if spec.gradient == "manual" and spec.model == "linear" and len(set(seeds)) == 1:
+        return train_epoch_wide(spec.loss, params, opt.lrs, data, batches)
     total = torch.zeros(len(seeds), device=data.x_train.device)
-    for idx in epoch_batches(len(data.y_train), spec.batch_size, seeds, epoch, total.device):
+    for idx in batches:
         xb, yb = rows(data.x_train, idx), rows(data.y_train, idx)  # (B,784) or (K,B,784)
         total += calc_grad(spec, params, xb, yb) * idx.shape[-1]
         opt.step()

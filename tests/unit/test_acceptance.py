@@ -77,7 +77,7 @@ def test_train_cli_json_reports_every_epoch(mnist_dir):
     [
         (["--lr", "nan"], "--lr: must be a finite positive number"),
         (["--digits", "3"], "--digits: must be a pair"),
-        (["--gradient", "manual", "--model", "mlp"], "gradient 'manual' exists only"),
+        (["--model", "mlp", "--hidden", "0"], "--hidden: Input should be greater than"),
         (["--epochs", "0"], "--epochs"),
         # torch's generator takes no seed this big (and seed * 1_000_003 + epoch must fit)
         (["--seed", "99999999999999999999999"], "--seed: Input should be less than or equal"),

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from mnistgrid.core.backward import calc_grad_by_hand
-from mnistgrid.core.learner import calc_grad
+from mnistgrid.core.learner import calc_grad, fit
 from mnistgrid.core.models import init_member, stack_members
 from mnistgrid.spec import JobSpec
 from tests.unit.synthetic import synthetic_data
@@ -41,3 +41,36 @@ def test_the_gradient_by_hand_equals_autograd(n_classes, loss, model, per_member
     for p, g in zip(stacked, grads, strict=True):
         assert g.shape == p.shape
         assert torch.allclose(g, p.grad, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("n_classes", [10, 2])
+@pytest.mark.parametrize("loss", ["mnist_loss", "softmax_mse", "cross_entropy"])
+@pytest.mark.parametrize("model", ["linear", "mlp"])
+@pytest.mark.parametrize("seeds", [(0, 0, 0), (0, 1, 2)], ids=["shared", "own"])
+def test_a_stack_trained_by_hand_ends_where_autograd_ends(n_classes, loss, model, seeds):
+    """`gradient = "manual"` trains the whole loop by hand (a linear stack on shared batches
+    wide, in place: core/wide.py); every epoch's figures equal autograd's."""
+    data = synthetic_data(n_classes=n_classes)
+
+    def stack(gradient: str) -> list[JobSpec]:
+        return [
+            JobSpec(
+                model=model,
+                loss=loss,
+                hidden=8,
+                lr=lr,
+                seed=seed,
+                epochs=2,
+                batch_size=64,
+                gradient=gradient,
+            )  # fmt: skip
+            for lr, seed in zip((0.1, 1.0, 3.0), seeds, strict=True)
+        ]
+
+    auto, manual = fit(stack("autograd"), data), fit(stack("manual"), data)
+    for a, m in zip(auto, manual, strict=True):
+        assert a.outcome == m.outcome == "succeeded"
+        for ea, em in zip(a.epochs, m.epochs, strict=True):
+            assert em.train_loss == pytest.approx(ea.train_loss, rel=1e-5, abs=1e-7)
+            assert em.valid_loss == pytest.approx(ea.valid_loss, rel=1e-5, abs=1e-7)
+            assert em.valid_acc == pytest.approx(ea.valid_acc, abs=1 / len(data.y_valid))

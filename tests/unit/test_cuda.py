@@ -102,9 +102,12 @@ def test_manual_gradient_equals_autograd(device, n_classes):
 @pytest.mark.parametrize("device", ["cpu", CUDA])
 @pytest.mark.parametrize("model", ["linear", "mlp"])
 @pytest.mark.parametrize("seeds", [(0, 0, 0), (0, 1, 2)], ids=["one-seed", "mixed-seeds"])
-def test_a_stack_equals_its_jobs_trained_alone_there_and_on_the_cpu(device, model, seeds):
+@pytest.mark.parametrize("gradient", ["autograd", "manual"])  # manual, linear, one seed: wide
+def test_a_stack_equals_its_jobs_trained_alone_there_and_on_the_cpu(
+    device, model, seeds, gradient
+):
     jobs = [
-        spec(device, model=model, hidden=16, lr=lr, seed=seed)
+        spec(device, model=model, hidden=16, lr=lr, seed=seed, gradient=gradient)
         for lr, seed in zip((0.1, 0.5, 1.0), seeds, strict=True)
     ]
     together, fused_params = train(jobs)
