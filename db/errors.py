@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from mnistgrid.errors import MnistgridError
+
+if TYPE_CHECKING:
+    from sqlalchemy.exc import DBAPIError
 
 
 class SchemaBehind(MnistgridError):
@@ -35,3 +40,9 @@ class DatabaseUnavailable(MnistgridError, ConnectionError):
     A `ConnectionError` too, so code that treats outages as transient (a Celery task that
     retries later) recognises it.
     """
+
+
+def first_line(error: DBAPIError) -> str:
+    """The first line of the driver's own message: what the CLI shows of a database error."""
+    lines = str(error.orig).strip().splitlines()
+    return lines[0] if lines else type(error.orig).__name__

@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Engine, exc, inspect, text
 from sqlalchemy.engine import URL, make_url
 
 from db.engine import make_engine, safe_url, write_bind
-from db.errors import DatabaseUnavailable, SchemaAhead, SchemaBehind
+from db.errors import DatabaseUnavailable, SchemaAhead, SchemaBehind, first_line
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Any constant: serialises concurrent `mnistgrid db upgrade` runs on one PostgreSQL database.
@@ -139,8 +139,3 @@ def _connected(engine: Engine) -> Iterator[Connection]:
         ) from error
     with connection:
         yield connection
-
-
-def first_line(error: exc.DBAPIError) -> str:
-    lines = str(error.orig).strip().splitlines()
-    return lines[0] if lines else type(error.orig).__name__

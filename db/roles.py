@@ -21,7 +21,8 @@ from sqlalchemy import Connection, Engine, exc, text
 from sqlalchemy.engine import URL, make_url
 
 from db.engine import safe_url
-from db.migrate import first_line, locked_transaction
+from db.errors import first_line
+from db.migrate import locked_transaction
 from mnistgrid.errors import BadInput, MnistgridError
 
 # What a read-only role must hold on no table, and the role attributes that would let it write.

@@ -32,8 +32,7 @@ from sqlalchemy.orm import Session
 from db import claims, endings, epochs, healing, leases, live, rungs, scans, standings
 from db.clock import Clock
 from db.engine import make_engine, safe_url, session_scope
-from db.errors import DatabaseUnavailable
-from db.migrate import ensure_current, first_line
+from db.errors import DatabaseUnavailable, first_line
 from db.models import EpochModel, JobModel, SweepModel
 from db.queries import (
     all_status_counts,
@@ -65,6 +64,7 @@ from db.records import (
     TakeOver,
 )
 from db.rows import EPOCH_COLUMNS, epoch_rows, job_rows, json_value, sweep_info
+from db.schema_head import schema_is_current
 from mnistgrid.errors import BadInput, NotFound
 from mnistgrid.settings import Settings
 
@@ -113,7 +113,10 @@ class Store:
         self.sleep: Callable[[float], None] = time.sleep
         self._engine = make_engine(url)
         try:
-            ensure_current(self._engine)
+            if not schema_is_current(self._engine):
+                from db.migrate import ensure_current  # Alembic only when needed: schema_head.py
+
+                ensure_current(self._engine)
         except BaseException:
             self._engine.dispose()
             raise

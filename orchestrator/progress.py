@@ -50,15 +50,21 @@ def epochs_of(job: JobInfo) -> int:
     return 1 if job.model == "baseline" else int(job.params["epochs"])
 
 
+# How often the sweep's own row is read (its end is noticed within this), and how often the
+# bars are redrawn from every job's row: a sweep of thousands of jobs is read twice a second.
+END_POLL = 0.1
+BARS_POLL = 0.5
+
+
 def watch(
     store: Store,
     sweep_id: int,
     console: Console,
-    poll: float = 0.5,
+    poll: float = BARS_POLL,
     on_poll: Callable[[int], object] | None = None,
 ) -> str:
     """Show progress until the sweep ends; returns its final status. `on_poll(sweep_id)` runs
-    at every poll (the orchestrator re-sends lost jobs there)."""
+    at every redraw (the orchestrator re-sends lost jobs there)."""
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -74,14 +80,23 @@ def watch(
             for j in jobs
         }
         while True:
-            sweep = store.get_sweep(sweep_id)
-            jobs = store.sweep_jobs(sweep_id)
-            update(progress, overall, bars, jobs)
-            if sweep.status in DONE:
-                return sweep.status
+            update(progress, overall, bars, store.sweep_jobs(sweep_id))
             if on_poll is not None:
                 on_poll(sweep_id)
-            time.sleep(poll)
+            status = wait_for_end(store, sweep_id, poll)
+            if status in DONE:
+                update(progress, overall, bars, store.sweep_jobs(sweep_id))
+                return status
+
+
+def wait_for_end(store: Store, sweep_id: int, seconds: float) -> str:
+    """The sweep's status once it ended, or after `seconds`, reading only its own row."""
+    deadline = time.monotonic() + seconds
+    while True:
+        status = store.get_sweep(sweep_id).status
+        if status in DONE or time.monotonic() >= deadline:
+            return status
+        time.sleep(min(END_POLL, max(0.0, deadline - time.monotonic())))
 
 
 def update(

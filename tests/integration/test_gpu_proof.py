@@ -19,7 +19,7 @@ from tests.integration.services import mnistgrid_env
 
 pytestmark = pytest.mark.integration
 
-STEPS = ["machine", "dependencies", "tests", "sweep", "bench"]
+STEPS = ["machine", "dependencies", "tests", "sweep", "bench", "compile"]
 
 
 def run_proof(out: Path, mnist_dir: Path, *options: str) -> subprocess.CompletedProcess:
@@ -43,6 +43,7 @@ def test_the_cpu_rehearsal_passes_every_step_and_prints_its_table_last(tmp_path,
     assert "every one stored from cpu" in table
     assert "all installed already" in table  # a developer's .venv needs no wheels
     assert "fused x4" in table  # the bench's rows
+    assert "compiled against eager: linear x4" in table
     log = (tmp_path / "gpu_proof.log").read_text()
     assert "mnistgrid.cli worker --queues cpu" in log
     assert "Warm shutdown" in log  # the worker stopped on SIGTERM

@@ -24,6 +24,7 @@ from mnistgrid.report import report_paths
 from mnistgrid.settings import Settings
 from mnistgrid.web.links import REPORTS_PATH
 from orchestrator.grid import load_grid
+from orchestrator.progress import END_POLL
 from orchestrator.progress import watch as watch_sweep
 from orchestrator.submit import plan_sweep, submit_grid, sweep_name
 from orchestrator.tables import jobs_table, sweeps_table
@@ -63,13 +64,13 @@ def await_report(
     sweep: SweepInfo,
     on_poll: Callable[[], object] = lambda: None,
     patience: float = REPORT_PATIENCE,
-    poll: float = 0.5,
+    poll: float = END_POLL,
 ) -> SweepInfo:
     """The sweep once a worker has written its report or failed to, or `patience` ran out."""
     deadline = time.monotonic() + patience
     while sweep.report_status == "requested" and time.monotonic() < deadline:
         time.sleep(poll)
-        on_poll()  # a lost report request is asked again, like a lost job
+        on_poll()  # a lost report request is asked again, like a lost job (once a half lease)
         sweep = store.get_sweep(sweep.sweep_id)
     return sweep
 
