@@ -90,7 +90,8 @@ def watch(
 
 
 def wait_for_end(store: Store, sweep_id: int, seconds: float) -> str:
-    """The sweep's status once it ended, or after `seconds`, reading only its own row."""
+    """The sweep's status once it ended, or after `seconds`, reading the sweep alone (its
+    row and its counts), not every job's row."""
     deadline = time.monotonic() + seconds
     while True:
         status = store.get_sweep(sweep_id).status

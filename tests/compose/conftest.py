@@ -1,6 +1,6 @@
 """Fixtures of the compose layer: a Docker engine for the session (started here when none
 answers, and stopped again with the host's network put back), and the stack, brought up once
-per session as the README tells a user, with two workers; the certificates and .env values
+per session as docs/stack.md tells a user, with two workers; the certificates and .env values
 that publish its Redis and PostgreSQL over TLS to a second "machine" (docs/stack.md, "Add a
 machine").
 
@@ -75,7 +75,7 @@ def docker_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
 
 def reports_owner() -> tuple[int, int]:
-    """Prepare ./reports as README.md says, and return the uid:gid the containers must run
+    """Prepare ./reports as docs/stack.md says, and return the uid:gid the containers must run
     as to write there: as root, a new folder is given to the image's default user; as anyone
     else, the containers take the folder owner's ids (APP_UID / APP_GID)."""
     REPORTS.mkdir(exist_ok=True)
@@ -176,7 +176,7 @@ def host_address() -> str:
 
 
 def make_certs(folder: Path, *names: str) -> Path:
-    """The README's scripts/make-certs.sh into `folder`; returns its tls/ folder (ca.crt,
+    """The scripts/make-certs.sh of docs/stack.md into `folder`; returns its tls/ folder (ca.crt,
     server.crt, server.key). Made for each run, never committed."""
     done = subprocess.run(
         ["sh", str(REPO / "scripts" / "make-certs.sh"), "--out", str(folder), *names],

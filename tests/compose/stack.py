@@ -84,7 +84,7 @@ class Stack:
             )
 
     def up(self, timeout: float = 1500) -> None:
-        """What the README tells a user to type, two workers included."""
+        """What docs/stack.md tells a user to type, two workers included."""
         self.compose("up", "-d", "--build", "--scale", "worker=2", timeout=timeout)
 
     def env(self) -> dict[str, str]:

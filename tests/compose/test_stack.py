@@ -256,8 +256,8 @@ def test_the_web_view_needs_its_login_and_shows_the_sweep(stack: Stack):
 
 
 def test_a_placeholder_left_in_env_stops_the_stack_naming_it(stack: Stack, tmp_path):
-    """The README's `up` with two secrets still at .env.example's change-me, as another project
-    on the same images: only check-env runs, fails, and names both in one line."""
+    """docs/stack.md's `up` with two secrets still at .env.example's change-me, as another
+    project on the same images: only check-env runs, fails, and names both in one line."""
     env = read_env(stack) | {
         "POSTGRES_READONLY_PASSWORD": "change-me",
         "FLOWER_BASIC_AUTH": "admin:change-me",

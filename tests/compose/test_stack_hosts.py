@@ -59,7 +59,7 @@ def host2(
     main: Stack, publishing: dict[str, str], mnist_dir: Path, tmp_path_factory
 ) -> Iterator[Stack]:
     """The second machine: `docker-compose up -d --scale worker=2` of the worker-host file, with
-    the .env the README tells its user to write (the main host's address and ports, the two
+    the .env docs/stack.md tells its user to write (the main host's address and ports, the two
     passwords) and only the authority's certificate in its certs folder."""
     folder = tmp_path_factory.mktemp("host2")
     (folder / "tls").mkdir()

@@ -6,7 +6,7 @@
 The host's pip fetches them (it reaches the package registry, or a local wheel folder) into a
 cache folder named by a hash of what is asked, so a second run downloads nothing. The build
 then runs with PIP_NO_INDEX=1 and PIP_FIND_LINKS set to the served folder: the offline route
-README.md documents for users.
+docs/stack.md ("Build offline or behind a proxy") documents for users.
 """
 
 from __future__ import annotations
