@@ -12,6 +12,7 @@ with one line saying why; MNISTGRID_TEST_COMPOSE=required (CI) makes that a fail
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -158,21 +159,21 @@ def stack(
 def host_address() -> str:
     """An address of this machine that a container of any Docker network reaches and no
     other machine does: the default bridge's gateway. The second "machine" of the tests dials
-    it, as a real one would dial the main host's address."""
-    done = subprocess.run(
-        [
-            "docker",
-            "network",
-            "inspect",
-            "bridge",
-            "--format",
-            "{{(index .IPAM.Config 0).Gateway}}",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip()
+    it, as a real one would dial the main host's address. Some engine and client pairs leave
+    the gateway out of `docker network inspect`: then the bridge interface's own address."""
+    network = json.loads(run_text("docker", "network", "inspect", "bridge"))[0]
+    for config in (network.get("IPAM") or {}).get("Config") or []:
+        gateway = config.get("Gateway") or ""
+        if gateway and ":" not in gateway:  # IPv4: the certificates name it
+            return gateway
+    bridge = (network.get("Options") or {}).get("com.docker.network.bridge.name", "docker0")
+    found = run_text("ip", "-4", "-o", "addr", "show", "dev", bridge).split()
+    assert "inet" in found, f"the bridge {bridge} has no IPv4 address"
+    return found[found.index("inet") + 1].split("/")[0]
+
+
+def run_text(*argv: str) -> str:
+    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout.strip()
 
 
 def make_certs(folder: Path, *names: str) -> Path:
