@@ -63,7 +63,7 @@ def test_a_stack_trained_by_hand_ends_where_autograd_ends(n_classes, loss, model
                 epochs=2,
                 batch_size=64,
                 gradient=gradient,
-            )  # fmt: skip
+            )
             for lr, seed in zip((0.1, 1.0, 3.0), seeds, strict=True)
         ]
 
