@@ -120,7 +120,11 @@ def test_an_sha_sweep_parks_at_rungs_and_restacks_the_survivors(env, tmp_path, m
 @pytest.mark.parametrize("env", ["postgresql"], indirect=True)
 def test_a_worker_killed_while_its_jobs_are_parked_loses_nothing(env, tmp_path):
     store = Store(env["MNISTGRID_DATABASE_URL"])
-    first = start_worker(env, "first", tmp_path / "first.log")
+    # The first stack parks at epoch 1; the second (its first lr 0.003) hangs in its first
+    # epoch, so the rung cannot complete and the park lasts until the kill: an epoch of these
+    # stacks takes a tenth of a second, a window a poll could miss.
+    hung = {**env, "PYTHONPATH": str(HOOKS), "MNISTGRID_TEST_HANG_LR": "0.003"}
+    first = start_worker(hung, "first", tmp_path / "first.log")
     try:
         sweep_id = submit(env, tmp_path, "parked")
         wait_until(lambda: parked_yet(store, sweep_id, tmp_path / "first.log"), 120, "a park")
