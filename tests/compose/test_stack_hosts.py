@@ -13,10 +13,8 @@ publishes the stack first. The tests run in file order.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,6 +34,7 @@ from tests.compose.test_stack import (
     reachable_from,
     wait_finished,
 )
+from tests.integration.services import mnistgrid_check
 
 pytestmark = [pytest.mark.compose, pytest.mark.integration]
 skip_module_without_engine()
@@ -134,18 +133,6 @@ def test_the_second_hosts_workers_reach_the_main_host_only_through_its_tls_ports
     assert env["MNISTGRID_TLS_CA_FILE"] == "/run/mnistgrid/tls/ca.crt"
     mounts = {mount["Destination"] for mount in inspect(workers[0])["Mounts"]}
     assert "/app/reports" not in mounts, "nothing of the main host's file system"
-
-
-def mnistgrid_check(**env: str) -> subprocess.CompletedProcess:
-    """`mnistgrid check` on this machine, as a client of the published ports."""
-    settings = {f"MNISTGRID_{key.upper()}": value for key, value in env.items()}
-    return subprocess.run(
-        [sys.executable, "-m", "mnistgrid.cli", "check"],
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **settings},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_a_client_that_does_not_trust_the_authority_or_speaks_plain_text_is_refused(

@@ -121,6 +121,19 @@ def run_cli(
     )
 
 
+def mnistgrid_check(**settings: str) -> subprocess.CompletedProcess:
+    """`mnistgrid check` with these MNISTGRID_* settings only (and PATH): what a client with
+    nothing else configured sees."""
+    env = {f"MNISTGRID_{key.upper()}": value for key, value in settings.items()}
+    return subprocess.run(
+        [sys.executable, "-m", "mnistgrid.cli", "check"],
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -16,14 +16,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.integration.services import free_port, wait_until
+from tests.integration.services import free_port, mnistgrid_check, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -115,18 +114,6 @@ def tls_postgres(certs) -> Iterator[int]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def check(**settings: str) -> subprocess.CompletedProcess:
-    """`mnistgrid check` with these MNISTGRID_* settings only."""
-    env = {f"MNISTGRID_{key.upper()}": value for key, value in settings.items()}
-    return subprocess.run(
-        [sys.executable, "-m", "mnistgrid.cli", "check"],
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def urls(redis_port: int, postgres_port: int, host: str = "127.0.0.1") -> dict[str, str]:
     return {
         "broker_url": f"rediss://{host}:{redis_port}/0",
@@ -137,7 +124,7 @@ def urls(redis_port: int, postgres_port: int, host: str = "127.0.0.1") -> dict[s
 def test_the_store_and_the_broker_answer_a_client_that_trusts_their_authority(
     certs, tls_redis, tls_postgres
 ):
-    done = check(**urls(tls_redis, tls_postgres), tls_ca_file=str(certs["ca"]))
+    done = mnistgrid_check(**urls(tls_redis, tls_postgres), tls_ca_file=str(certs["ca"]))
     # the database is no mnistgrid store yet: it answered, over TLS, and said so
     assert "schema is at base" in done.stderr, done.stdout + done.stderr
     assert done.stdout.splitlines() == [f"broker: ok, rediss://127.0.0.1:{tls_redis}/0"]
@@ -152,7 +139,7 @@ def test_a_client_that_cannot_check_the_server_is_refused(client, certs, tls_red
     else:  # 127.0.0.2 reaches the same servers, but the certificate names 127.0.0.1 only
         settings = urls(tls_redis, tls_postgres, "127.0.0.2") | {"tls_ca_file": str(certs["ca"])}
         why = ("does not match host name", "IP address mismatch")
-    done = check(**settings)
+    done = mnistgrid_check(**settings)
     assert done.returncode == 1
     store, broker = done.stderr.splitlines()
     assert store.startswith("store: error: ") and why[0] in store, store
@@ -165,7 +152,7 @@ def test_plain_text_is_refused_by_both(certs, tls_redis, tls_postgres):
         "database_url": f"postgresql+psycopg://postgres:pw@127.0.0.1:{tls_postgres}/postgres"
         "?sslmode=disable",
     }
-    done = check(**plain, tls_ca_file=str(certs["ca"]))
+    done = mnistgrid_check(**plain, tls_ca_file=str(certs["ca"]))
     assert done.returncode == 1
     store, broker = done.stderr.splitlines()
     assert "no encryption" in store, store
