@@ -1,6 +1,8 @@
-"""How long `write_report` takes for a big sweep: 1,000 jobs x 40 epochs in a SQLite store.
+"""How long `write_report` takes for a big sweep: 1,000 jobs x 40 epochs in a SQLite store,
+its figures drawn in this process and side by side (one process per usable core).
 
     python benchmarks/bench_report.py --jobs 1000 --epochs 40
+    python benchmarks/bench_report.py --jobs 100 --epochs 4     # the fixed cost's report
 
 The numbers are synthetic (smooth learning curves with noise, a few diverged runs), written
 through the Store like a worker writes them; only the report's speed is measured, not training.
@@ -18,7 +20,9 @@ from pathlib import Path
 
 from db.records import EpochRow
 from db.store import Store
+from mnistgrid.core.machine import usable_cores
 from mnistgrid.errors import NotFound
+from mnistgrid.report import drawing
 from mnistgrid.report.write import write_report
 from mnistgrid.spec import JobSpec
 from orchestrator.plan import new_job
@@ -114,15 +118,22 @@ def main() -> None:
             f"filled {db}: {args.jobs} jobs x {args.epochs} epochs "
             f"in {time.perf_counter() - tick:.1f} s"
         )
-    times = []
+    cores = usable_cores()
+    ways = {"in process": 1, f"side by side ({cores} processes)": cores}
+    times: dict[str, list[float]] = {way: [] for way in ways}
     for _ in range(args.repeat):
-        tick = time.perf_counter()
-        paths = write_report(store, sweep_id, folder / "reports")
-        times.append(time.perf_counter() - tick)
-    print(
-        f"write_report: best {min(times):.2f} s, median {sorted(times)[len(times) // 2]:.2f} s "
-        f"over {args.repeat} runs ({args.jobs} jobs x {args.epochs} epochs) -> {paths.html}"
-    )
+        for way, processes in ways.items():
+            # The report draws with as many processes as it has cores: lend it `processes`.
+            drawing.usable_cores = lambda n=processes: n
+            tick = time.perf_counter()
+            paths = write_report(store, sweep_id, folder / "reports")
+            times[way].append(time.perf_counter() - tick)
+    print(f"write_report, {args.jobs} jobs x {args.epochs} epochs, {args.repeat} runs each way")
+    for way, seconds in times.items():
+        best, median = min(seconds), sorted(seconds)[len(seconds) // 2]
+        ratio = min(times["in process"]) / best
+        print(f"  {way:<28} best {best:.2f} s  median {median:.2f} s  {ratio:.2f}x")
+    print(f"-> {paths.html}")
 
 
 if __name__ == "__main__":

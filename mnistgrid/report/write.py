@@ -7,33 +7,21 @@ One pass: three store reads, then figures, text and CSV from those frozen values
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-
-from matplotlib.figure import Figure
 
 from db.store import Store
 from mnistgrid.report.confusion import (
     Confusion,
     TaskLoader,
-    Unavailable,
     best_job_confusion,
 )
 from mnistgrid.report.content import report_blocks, title
-from mnistgrid.report.figures.cost import plot_cost
-from mnistgrid.report.figures.curves import plot_curves
-from mnistgrid.report.figures.digits import plot_confusions, plot_per_digit
-from mnistgrid.report.figures.headline import plot_headline
-from mnistgrid.report.figures.losses import plot_losses
-from mnistgrid.report.figures.lr_sensitivity import plot_lr_sensitivity
-from mnistgrid.report.figures.style import save
+from mnistgrid.report.drawing import FigureInputs, draw_figures
 from mnistgrid.report.gather import SweepData, gather
 from mnistgrid.report.paths import ReportPaths, folder_aside, paths_in, report_paths, swap_in
 from mnistgrid.report.render import to_html, to_markdown
 from mnistgrid.report.results_csv import write_csv
-from mnistgrid.report.summary import FamilyBest, LossBest, family_bests, loss_bests
-
-FIGURES = ("headline", "curves", "lr_sensitivity", "losses", "per_digit", "confusion", "cost")
+from mnistgrid.report.summary import family_bests, loss_bests
 
 
 def write_report(
@@ -63,35 +51,9 @@ def write_files(
     confusions = {
         b.family: best_job_confusion(store, b.job.job_id, b.job.spec, load_data) for b in bests
     }
-    figures = draw_figures(data, bests, by_loss, confusions, paths.dir)
+    matrices = [(f, c) for f, c in confusions.items() if isinstance(c, Confusion)]
+    figures = draw_figures(FigureInputs(data, bests, by_loss, matrices), paths.dir)
     blocks = report_blocks(data, bests, by_loss, confusions, figures)
     paths.markdown.write_text(to_markdown(title(data), blocks), encoding="utf-8")
     paths.html.write_text(to_html(title(data), blocks, paths.dir), encoding="utf-8")
     write_csv(paths.csv, data.jobs)
-
-
-def draw_figures(
-    data: SweepData,
-    bests: list[FamilyBest],
-    by_loss: list[LossBest],
-    confusions: dict[str, Confusion | Unavailable],
-    folder: Path,
-) -> dict[str, str]:
-    """Figure name -> PNG file name, for the figures this sweep has data for."""
-    matrices = [(f, c) for f, c in confusions.items() if isinstance(c, Confusion)]
-    drawers: dict[str, Callable[[], Figure]] = {
-        "curves": lambda: plot_curves(data),
-        "lr_sensitivity": lambda: plot_lr_sensitivity(data),
-        "losses": lambda: plot_losses(data, by_loss),
-        "cost": lambda: plot_cost(data),
-    }
-    if bests:
-        drawers["headline"] = lambda: plot_headline(bests)
-        drawers["per_digit"] = lambda: plot_per_digit(data, bests)
-    if matrices:
-        drawers["confusion"] = lambda: plot_confusions(matrices)
-    written = {}
-    for name in FIGURES:
-        if name in drawers:
-            written[name] = save(drawers[name](), folder / f"{name}.png").name
-    return written

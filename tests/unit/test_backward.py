@@ -71,6 +71,8 @@ def test_a_stack_trained_by_hand_ends_where_autograd_ends(n_classes, loss, model
     for a, m in zip(auto, manual, strict=True):
         assert a.outcome == m.outcome == "succeeded"
         for ea, em in zip(a.epochs, m.epochs, strict=True):
-            assert em.train_loss == pytest.approx(ea.train_loss, rel=1e-5, abs=1e-7)
-            assert em.valid_loss == pytest.approx(ea.valid_loss, rel=1e-5, abs=1e-7)
+            # The fused tests' tolerance: float32 sums in another order, compounded over two
+            # epochs at lr 3, differ by 2e-5 on some CPUs (this one's SIMD kernels vary).
+            assert em.train_loss == pytest.approx(ea.train_loss, rel=1e-4, abs=1e-7)
+            assert em.valid_loss == pytest.approx(ea.valid_loss, rel=1e-4, abs=1e-7)
             assert em.valid_acc == pytest.approx(ea.valid_acc, abs=1 / len(data.y_valid))

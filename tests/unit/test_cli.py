@@ -40,6 +40,21 @@ def test_help_imports_no_command():
     assert "LOADED []" in done.stdout, done.stdout + done.stderr
 
 
+def test_a_command_runs_with_the_collector_on_once_main_has_imported_it():
+    """`main` pauses the collector for the imports only: a long command (a worker, `serve`)
+    must not run for hours without it."""
+    probe = (
+        "import gc, sys\n"
+        "from mnistgrid.cli import main\n"
+        "from mnistgrid.cli.commands import sweep_cmd\n"
+        "sweep_cmd.sweeps.callback = lambda **_: print('COLLECTING', gc.isenabled())\n"
+        "sys.argv = ['mnistgrid', 'sweeps']\n"
+        "main()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert "COLLECTING True" in done.stdout, done.stdout + done.stderr
+
+
 def test_the_demos_default_grid_is_the_repositorys_quick_example():
     from mnistgrid.cli.commands.demo_cmd import QUICK_GRID
 

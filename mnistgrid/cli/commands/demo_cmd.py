@@ -22,6 +22,7 @@ from db.store import Store
 from mnistgrid.cli.commands.options import data_option
 from mnistgrid.cli.commands.sweep_cmd import await_report, console, requeue
 from mnistgrid.cli.commands.worker_cmd import worker_argv
+from mnistgrid.core.machine import usable_cores
 from mnistgrid.data.datasets import task_loader
 from mnistgrid.queue.app import make_celery
 from mnistgrid.queue.reconcile import Reconciler
@@ -47,7 +48,7 @@ def demo_settings(folder: Path, data_dir: Path | None) -> Settings:
 
 
 def start_workers(settings: Settings, n: int) -> list[subprocess.Popen]:
-    threads = str(max(1, (os.cpu_count() or 1) // n))
+    threads = str(max(1, usable_cores() // n))
     env = {**os.environ, **settings.as_environment()}
     return [
         subprocess.Popen(

@@ -17,6 +17,7 @@ from celery.exceptions import SecurityWarning
 
 from db.store import Store
 from mnistgrid.cli.commands.options import service_options, settings_from
+from mnistgrid.core.machine import usable_cores
 from mnistgrid.errors import BadInput
 from mnistgrid.queue.app import filesystem_folder
 from mnistgrid.queue.routing import REPORT_QUEUE
@@ -92,11 +93,6 @@ def with_reports(queues: str) -> str:
 def node_name(queues: str) -> str:
     """`cpu-<pid>@<host>`: named by the training queues, whether or not it writes reports."""
     return f"{queues.replace(',', '-')}-{os.getpid()}@%h"
-
-
-def usable_cores() -> int:
-    """Cores this process may run on (a container's cpuset, not the whole host)."""
-    return len(os.sched_getaffinity(0))
 
 
 def parse_gpus(text: str) -> list[str]:

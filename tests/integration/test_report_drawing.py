@@ -1,0 +1,106 @@
+"""The report's figures drawn side by side in processes of their own: the same PNGs as drawn in
+process, a failure in a drawing process fails the report, and a prefork worker's child (a
+daemonic process) may draw so too.
+
+    python -m pytest tests/integration/test_report_drawing.py
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import billiard
+import pytest
+
+from db.store import Store
+from mnistgrid.report import drawing
+from mnistgrid.report.drawing import FigureInputs, draw_figures
+from mnistgrid.report.gather import gather
+from mnistgrid.report.summary import family_bests, loss_bests
+from mnistgrid.report.write import write_report
+from tests.integration.webtools import write_sweep
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    with Store(f"sqlite:///{tmp_path / 'store.db'}") as opened:
+        yield opened
+
+
+def figure_inputs(store: Store, name: str) -> FigureInputs:
+    data = gather(store, write_sweep(store, name).sweep_id)
+    return FigureInputs(data, family_bests(data), loss_bests(data), [])
+
+
+def record_pids(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """Every figure leaves the id of the process that drew it in `folder` (the drawing
+    processes are forked, so they draw with these patched drawers too)."""
+    for name, draw in list(drawing.DRAWERS.items()):
+
+        def drawn_here(inputs: FigureInputs, name: str = name, draw=draw):
+            (folder / f"{name}.pid").write_text(str(os.getpid()))
+            return draw(inputs)
+
+        monkeypatch.setitem(drawing.DRAWERS, name, drawn_here)
+
+
+def pids(folder: Path) -> set[int]:
+    return {int(p.read_text()) for p in folder.glob("*.pid")}
+
+
+def test_figures_drawn_side_by_side_are_those_drawn_in_process(store, tmp_path, monkeypatch):
+    inputs = figure_inputs(store, "twice")
+    alone, side_by_side = tmp_path / "alone", tmp_path / "side"
+    for folder in (alone, side_by_side):
+        folder.mkdir()
+    record_pids(monkeypatch, alone)
+    in_process = draw_figures(inputs, alone, processes=1)
+    assert pids(alone) == {os.getpid()}
+    monkeypatch.undo()
+    record_pids(monkeypatch, side_by_side)
+    forked = draw_figures(inputs, side_by_side, processes=2)
+
+    assert list(forked) == list(in_process) == drawing.figure_names(inputs)
+    assert len(in_process) >= 5
+    for file in in_process.values():
+        assert (side_by_side / file).read_bytes() == (alone / file).read_bytes(), file
+    assert os.getpid() not in pids(side_by_side) and len(pids(side_by_side)) == 2
+
+
+def test_a_figure_that_fails_in_its_process_fails_the_report(store, tmp_path, monkeypatch):
+    sweep = write_sweep(store, "broken figure")
+    reports = tmp_path / "reports"
+    paths = write_report(store, sweep.sweep_id, reports)
+    before = paths.html.read_text()
+
+    def broken(_: FigureInputs):
+        raise ValueError("the cost figure broke")
+
+    monkeypatch.setitem(drawing.DRAWERS, "cost", broken)
+    monkeypatch.setattr(drawing, "usable_cores", lambda: 2)
+    with pytest.raises(ValueError, match="the cost figure broke"):
+        write_report(store, sweep.sweep_id, reports)
+    assert paths.html.read_text() == before
+
+
+def draw_in_daemon(inputs: FigureInputs, folder: Path) -> None:
+    assert billiard.current_process().daemon
+    draw_figures(inputs, folder, processes=2)
+
+
+def test_a_daemonic_process_draws_side_by_side(store, tmp_path, monkeypatch):
+    """A prefork worker's child, where the worker writes reports, is a daemonic billiard
+    process: multiprocessing would refuse it children."""
+    inputs = figure_inputs(store, "daemon")
+    record_pids(monkeypatch, tmp_path)
+    child = billiard.get_context("fork").Process(
+        target=draw_in_daemon, args=(inputs, tmp_path), daemon=True
+    )
+    child.start()
+    child.join(120)
+    assert child.exitcode == 0
+    assert {f.stem for f in tmp_path.glob("*.png")} == set(drawing.figure_names(inputs))
+    assert len(pids(tmp_path)) == 2 and child.pid not in pids(tmp_path)
