@@ -10,7 +10,10 @@ one SQLite file, so that the reports of the two stopping runs find the full grid
 compare their bests with it.
 Prints epochs trained, wall time and each family's best accuracy, with the ratios to no rule,
 and how full the stacks were: the stack-epochs trained (a stack's epoch rows share their epoch
-and their `seconds`, the stack's time divided among its members) and members per stack-epoch.
+and their `seconds`, the stack's time divided among its members) and members per stack-epoch;
+"of fewer" is the wall time's ratio over the epochs' ratio, and "busy" the workers' training
+time over their wall time (what is not busy is waiting: at rungs, for the queue, for the CLI).
+`--rules sha,hyperband` runs those (and no rule, the reference) only.
 Targets: ASHA trains at least 3x fewer epochs than no rule, with each family's best within
 0.002 of no rule's (issue "Early stopping"); SHA at least 3x fewer, its wall time falling by at
 least 80% of its epoch ratio, each family's best within 0.005 (issue "Search beyond the grid").
@@ -90,8 +93,14 @@ def summary(store: Store, name: str) -> dict[str, object]:
         "epochs": sum(len(rows) for rows in epochs.values()),
         "stack_epochs": len(stack_epochs),
         "stopped": sum(job.status == "stopped" for job in jobs),
+        # Each row holds its stack's epoch time divided among the members: the sum is the
+        # workers' training time.
+        "train_seconds": sum(row.seconds for rows in epochs.values() for row in rows),
         "best": best,
     }
+
+
+WORKERS = 2
 
 
 def start_workers(env: dict[str, str], folder: Path) -> list[subprocess.Popen]:
@@ -103,7 +112,7 @@ def start_workers(env: dict[str, str], folder: Path) -> list[subprocess.Popen]:
             stdout=(folder / f"worker{i}.log").open("wb"),
             stderr=subprocess.STDOUT,
         )
-        for i in range(2)
+        for i in range(WORKERS)
     ]
 
 
@@ -118,7 +127,18 @@ def main() -> None:
     parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/11")
     parser.add_argument("--reduction", type=int, default=3, help="ASHA's reduction factor")
     parser.add_argument("--lrs", type=int, choices=sorted(LRS), default=8, help="lrs per stack")
+    parser.add_argument(
+        "--rules",
+        default=",".join(RULES),
+        help="the rules to run, comma-separated (no rule always runs: the others' reference)",
+    )
     args = parser.parse_args()
+    rules = {"none": "", **{r: RULES[r] for r in args.rules.split(",") if r in RULES}}
+    unknown = set(args.rules.split(",")) - set(RULES)
+    if unknown:
+        parser.error(
+            f"--rules: unknown {', '.join(sorted(unknown))}; choose from {', '.join(RULES)}"
+        )
     redis.Redis.from_url(args.broker_url).flushdb()
     results, walls = {}, {}
     with tempfile.TemporaryDirectory() as name:
@@ -132,23 +152,23 @@ def main() -> None:
         }
         workers = start_workers(env, folder)
         try:
-            for rule, stop in RULES.items():
+            for rule, stop in rules.items():
                 stop = stop.format(reduction=args.reduction)
                 walls[rule] = run_sweep(f"bench-{rule}", stop, args.lrs, env, folder)
         finally:
             stop_workers(workers)
         with Store(env["MNISTGRID_DATABASE_URL"]) as store:
-            results = {rule: summary(store, f"bench-{rule}") for rule in RULES}
+            results = {rule: summary(store, f"bench-{rule}") for rule in rules}
     redis.Redis.from_url(args.broker_url).flushdb()
     print_table(results, walls, 6 * args.lrs)
 
 
 def print_table(results: dict[str, dict], walls: dict[str, float], jobs: int) -> None:
     full = results["none"]
-    print(f"{jobs} jobs x 20 epochs ({jobs * 20} epochs), 2 workers x 1 torch thread")
+    print(f"{jobs} jobs x 20 epochs ({jobs * 20} epochs), {WORKERS} workers x 1 torch thread")
     print(
         "rule       epochs  fewer  stopped  stack-epochs  members  wall s  faster  "
-        "linear best (vs none)  mlp best (vs none)"
+        "of fewer  busy  linear best (vs none)  mlp best (vs none)"
     )
     for rule, result in results.items():
         bests = [
@@ -156,10 +176,13 @@ def print_table(results: dict[str, dict], walls: dict[str, float], jobs: int) ->
             for m in ("linear", "mlp")
         ]
         members = result["epochs"] / result["stack_epochs"]
+        fewer = full["epochs"] / result["epochs"]
+        faster = walls["none"] / walls[rule]
+        busy = result["train_seconds"] / (WORKERS * walls[rule])
         print(
-            f"{rule:<10} {result['epochs']:>6}  {full['epochs'] / result['epochs']:>4.1f}x  "
+            f"{rule:<10} {result['epochs']:>6}  {fewer:>4.1f}x  "
             f"{result['stopped']:>7}  {result['stack_epochs']:>12}  {members:>7.1f}  "
-            f"{walls[rule]:>6.1f}  {walls['none'] / walls[rule]:>5.1f}x  "
+            f"{walls[rule]:>6.1f}  {faster:>5.1f}x  {faster / fewer:>7.0%}  {busy:>4.0%}  "
             f"{bests[0]:>21}  {bests[1]:>18}"
         )
 

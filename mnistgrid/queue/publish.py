@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from db.records import JobInfo
 from db.store import Store
+from mnistgrid.core.sizes import member_work
 from mnistgrid.errors import MnistgridError, describe_validation_error
 from mnistgrid.queue.routing import REPORT_QUEUE, REPORT_TASK, TRAIN_TASK, queue_of, task_title
 from mnistgrid.spec import JobSpec
@@ -61,14 +62,24 @@ def publish(
 
 
 def queue_jobs(app: Celery, jobs: Sequence[JobInfo], sweep_name: str, time_limit: float) -> int:
-    """Publish `jobs`, one task per group of jobs that share a `group_key`; returns tasks sent."""
+    """Publish `jobs`, one task per group of jobs that share a `group_key`, the stack with the
+    most training left first; returns tasks sent. The workers take the queue in order: a long
+    stack taken last would train on alone at the end while the other workers idle (longest
+    first, as a scheduler of jobs on machines does)."""
     tasks: dict[str, list[JobInfo]] = {}
     for job in jobs:
         tasks.setdefault(job.group_key or f"job-{job.job_id}", []).append(job)
     with app.producer_or_acquire() as producer:  # one connection for every message
-        for members in tasks.values():
+        for members in sorted(tasks.values(), key=work_left, reverse=True):
             publish(app, members, sweep_name, time_limit, producer)
     return len(tasks)
+
+
+def work_left(stack: Sequence[JobInfo]) -> int:
+    """The stack's training still to do (`member_work`)."""
+    return sum(
+        member_work(JobSpec.model_validate(job.params), job.last_epoch or 0) for job in stack
+    )
 
 
 def send_again(store: Store, app: Celery, sweep_id: int, job_ids: Collection[int]) -> int:
