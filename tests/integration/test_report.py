@@ -22,7 +22,11 @@ from mnistgrid.core.results import MemberEpoch
 from mnistgrid.core.training import train_jobs
 from mnistgrid.data.datasets import load_task
 from mnistgrid.report import report_paths
-from mnistgrid.report.confusion import checkpoint_confusion
+from mnistgrid.report.confusion import (
+    baseline_confusion,
+    checkpoint_confusion,
+    nearest_mean_confusion,
+)
 from mnistgrid.report.results_csv import COLUMNS
 from mnistgrid.report.write import write_report
 from mnistgrid.settings import load_settings
@@ -291,6 +295,20 @@ def test_baseline_confusion_matches_its_stored_accuracy(ten_digit_sweep):
     for family in ("baseline mae", "baseline mse"):
         line = next(line for line in text.splitlines() if line.startswith(f"- {family} "))
         assert "class means recomputed" in line and "agrees with the stored epoch 1" in line
+
+
+def test_a_baselines_matrix_is_kept_for_the_next_report_per_distance_and_data(loader):
+    """A worker keeps each baseline's matrix for its next reports: one per distance and data."""
+    kept = {}
+    for digits in (None, (3, 7)):
+        for distance in ("mae", "mse"):
+            spec = JobSpec(model="baseline", distance=distance, data=DataSpec(digits=digits))
+            data = loader(spec.data)
+            kept[digits, distance] = baseline_confusion(spec, data)
+            assert kept[digits, distance] == nearest_mean_confusion(spec, data)
+            assert baseline_confusion(spec, data) is kept[digits, distance]
+            assert len(kept[digits, distance].classes) == (10 if digits is None else 2)
+    assert kept[None, "mae"].counts != kept[None, "mse"].counts
 
 
 def test_checkpoint_confusion_matches_the_stored_epoch(ten_digit_sweep, loader):
