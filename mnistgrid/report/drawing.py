@@ -13,7 +13,9 @@ on them for ever).
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -99,7 +101,7 @@ def draw_figures(
         mp_context=billiard.get_context("fork"),
         # Handed over by the fork itself: pickled, a big sweep's epochs cost more than drawing.
         initializer=_take_inputs,
-        initargs=(inputs, folder),
+        initargs=(inputs, folder, os.getpid()),
     ) as pool:
         futures = {
             name: pool.submit(_draw_taken, name)
@@ -108,13 +110,24 @@ def draw_figures(
         return {name: futures[name].result() for name in names}
 
 
+# How often a drawing process looks whether its parent is still there (seconds).
+PARENT_POLL = 0.5
 # In a drawing process: what its figures are drawn from, and where to.
 _taken: tuple[FigureInputs, Path] | None = None
 
 
-def _take_inputs(inputs: FigureInputs, folder: Path) -> None:
+def _take_inputs(inputs: FigureInputs, folder: Path, parent: int) -> None:
     global _taken
     _taken = (inputs, folder)
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    """A drawing process outlives no report: once its parent is gone (a worker killed while it
+    wrote a report), it would wait on the pool's queue for ever."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL)
+    os._exit(1)
 
 
 def _draw_taken(name: str) -> str:

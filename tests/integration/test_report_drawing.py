@@ -1,13 +1,16 @@
 """The report's figures drawn side by side in processes of their own: the same PNGs as drawn in
-process, a failure in a drawing process fails the report, and a prefork worker's child (a
-daemonic process) may draw so too.
+process, a failure in a drawing process fails the report, a prefork worker's child (a
+daemonic process) may draw so too, and a killed worker leaves no drawing process behind.
 
     python -m pytest tests/integration/test_report_drawing.py
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import signal
+import time
 from pathlib import Path
 
 import billiard
@@ -104,3 +107,50 @@ def test_a_daemonic_process_draws_side_by_side(store, tmp_path, monkeypatch):
     assert child.exitcode == 0
     assert {f.stem for f in tmp_path.glob("*.png")} == set(drawing.figure_names(inputs))
     assert len(pids(tmp_path)) == 2 and child.pid not in pids(tmp_path)
+
+
+def draw_with_a_slow_figure(inputs: FigureInputs, folder: Path) -> None:
+    """A report's writer whose cost figure takes a minute: killed meanwhile, in the test. Each
+    drawing process leaves its id in `folder`: `<pid>.drawer`, and `<pid>.slow` for the slow."""
+    for name, draw in list(drawing.DRAWERS.items()):
+
+        def marked(figure_inputs: FigureInputs, name: str = name, draw=draw):
+            (folder / f"{os.getpid()}.drawer").write_text("")
+            if name == "cost":
+                (folder / f"{os.getpid()}.slow").write_text("")
+                time.sleep(60)
+            return draw(figure_inputs)
+
+        drawing.DRAWERS[name] = marked
+    draw_figures(inputs, folder, processes=2)
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # a zombie has exited; its reaper has not looked yet
+
+
+def test_a_writer_killed_while_drawing_leaves_no_drawing_process(store, tmp_path):
+    inputs = figure_inputs(store, "killed")
+    writer = multiprocessing.get_context("fork").Process(
+        target=draw_with_a_slow_figure, args=(inputs, tmp_path)
+    )
+    writer.start()
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob("*.slow")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    drawers = {int(marker.stem) for marker in tmp_path.glob("*.drawer")}
+    try:
+        assert list(tmp_path.glob("*.slow")) and writer.pid not in drawers
+        os.kill(writer.pid, signal.SIGKILL)
+        writer.join(10)
+        deadline = time.monotonic() + 10
+        while any(map(alive, drawers)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(map(alive, drawers)), "a drawing process outlived its writer"
+    finally:
+        for pid in filter(alive, drawers):  # a failed test leaves nothing holding its pipes
+            os.kill(pid, signal.SIGKILL)
