@@ -5,9 +5,9 @@ the figures share nothing, so forked processes draw them in about the time of th
 (docs/benchmarks.md, "Report"). A figure that fails in a child raises here, as it would in
 process. The processes are billiard's, Celery's fork of multiprocessing: a prefork worker's
 child, where reports are written, is daemonic, and multiprocessing lets no daemonic process
-start children. The figures draw from plain values: in a child forked from a process that
-trained, torch must not run (its OpenMP threads do not survive the fork; the child would wait
-on them for ever).
+start children. The figures draw from plain values; should one ever run torch, it runs on one
+thread there: in a child forked from a process that trained, torch's OpenMP threads are gone,
+and an op that waited on them would wait for ever.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import billiard
+import torch
 from matplotlib.figure import Figure
 
 from mnistgrid.core.machine import usable_cores
@@ -119,6 +120,7 @@ _taken: tuple[FigureInputs, Path] | None = None
 def _take_inputs(inputs: FigureInputs, folder: Path, parent: int) -> None:
     global _taken
     _taken = (inputs, folder)
+    torch.set_num_threads(1)
     threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
 
 

@@ -1,6 +1,7 @@
 """The report's figures drawn side by side in processes of their own: the same PNGs as drawn in
 process, a failure in a drawing process fails the report, a prefork worker's child (a
-daemonic process) may draw so too, and a killed worker leaves no drawing process behind.
+daemonic process) may draw so too, a figure may use torch after its parent trained, and a
+killed worker leaves no drawing process behind.
 
     python -m pytest tests/integration/test_report_drawing.py
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import billiard
 import pytest
+import torch
 
 from db.store import Store
 from mnistgrid.report import drawing
@@ -154,3 +156,34 @@ def test_a_writer_killed_while_drawing_leaves_no_drawing_process(store, tmp_path
     finally:
         for pid in filter(alive, drawers):  # a failed test leaves nothing holding its pipes
             os.kill(pid, signal.SIGKILL)
+
+
+def draw_after_training(inputs: FigureInputs, folder: Path) -> None:
+    """A worker's child that trained (torch's threads running) then writes a report one of
+    whose figures uses torch."""
+    torch.set_num_threads(2)
+    weights = torch.randn(784, 320)
+    for _ in range(20):
+        torch.randn(2048, 784) @ weights
+    draw = drawing.DRAWERS["cost"]
+
+    def with_torch(figure_inputs: FigureInputs):
+        assert (torch.randn(2048, 784) @ weights).shape == (2048, 320)
+        return draw(figure_inputs)
+
+    drawing.DRAWERS["cost"] = with_torch
+    draw_figures(inputs, folder, processes=2)
+
+
+def test_a_figure_may_use_torch_after_its_writer_trained(store, tmp_path):
+    inputs = figure_inputs(store, "torch")
+    writer = multiprocessing.get_context("fork").Process(
+        target=draw_after_training, args=(inputs, tmp_path)
+    )
+    writer.start()
+    writer.join(60)
+    if writer.exitcode is None:  # its drawing process waits on threads the fork left behind
+        writer.kill()  # ...which then exits with it
+        writer.join(10)
+    assert writer.exitcode == 0
+    assert (tmp_path / "cost.png").exists()
