@@ -133,12 +133,12 @@ def main() -> None:
         help="the rules to run, comma-separated (no rule always runs: the others' reference)",
     )
     args = parser.parse_args()
-    rules = {"none": "", **{r: RULES[r] for r in args.rules.split(",") if r in RULES}}
-    unknown = set(args.rules.split(",")) - set(RULES)
-    if unknown:
+    asked = args.rules.split(",")
+    if unknown := set(asked) - set(RULES):
         parser.error(
             f"--rules: unknown {', '.join(sorted(unknown))}; choose from {', '.join(RULES)}"
         )
+    rules = {"none": "", **{rule: RULES[rule] for rule in asked}}
     redis.Redis.from_url(args.broker_url).flushdb()
     results, walls = {}, {}
     with tempfile.TemporaryDirectory() as name:

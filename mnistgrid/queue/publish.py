@@ -40,16 +40,20 @@ def check_broker(app: Celery) -> None:
         raise BrokerUnreachable(f"cannot reach the broker: {error}") from None
 
 
+# A job of a stack to publish, with its spec (validated once, for the order and the message).
+Member = tuple[JobInfo, JobSpec]
+
+
 def publish(
     app: Celery,
-    jobs: Sequence[JobInfo],
+    stack: Sequence[Member],
     sweep_name: str,
     time_limit: float,
     producer: Producer,
 ) -> None:
-    """One task that trains `jobs` (a stack when several) within `time_limit` seconds."""
-    specs = [JobSpec.model_validate(job.params) for job in jobs]
-    job_ids = [job.job_id for job in jobs]
+    """One task that trains `stack` (one job, or several) within `time_limit` seconds."""
+    specs = [spec for _, spec in stack]
+    job_ids = [job.job_id for job, _ in stack]
     app.send_task(
         TRAIN_TASK,
         args=[job_ids],
@@ -66,20 +70,19 @@ def queue_jobs(app: Celery, jobs: Sequence[JobInfo], sweep_name: str, time_limit
     most training left first; returns tasks sent. The workers take the queue in order: a long
     stack taken last would train on alone at the end while the other workers idle (longest
     first, as a scheduler of jobs on machines does)."""
-    tasks: dict[str, list[JobInfo]] = {}
+    tasks: dict[str, list[Member]] = {}
     for job in jobs:
-        tasks.setdefault(job.group_key or f"job-{job.job_id}", []).append(job)
+        member = (job, JobSpec.model_validate(job.params))
+        tasks.setdefault(job.group_key or f"job-{job.job_id}", []).append(member)
     with app.producer_or_acquire() as producer:  # one connection for every message
-        for members in sorted(tasks.values(), key=work_left, reverse=True):
-            publish(app, members, sweep_name, time_limit, producer)
+        for stack in sorted(tasks.values(), key=work_left, reverse=True):
+            publish(app, stack, sweep_name, time_limit, producer)
     return len(tasks)
 
 
-def work_left(stack: Sequence[JobInfo]) -> int:
+def work_left(stack: Sequence[Member]) -> int:
     """The stack's training still to do (`member_work`)."""
-    return sum(
-        member_work(JobSpec.model_validate(job.params), job.last_epoch or 0) for job in stack
-    )
+    return sum(member_work(spec, job.last_epoch or 0) for job, spec in stack)
 
 
 def send_again(store: Store, app: Celery, sweep_id: int, job_ids: Collection[int]) -> int:

@@ -12,6 +12,11 @@ from click.testing import CliRunner
 from mnistgrid.cli import COMMANDS, cli
 
 
+def run_python(probe: str) -> subprocess.CompletedProcess[str]:
+    """`probe` run by a fresh interpreter: what a command does to a process of its own."""
+    return subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+
+
 @pytest.mark.parametrize("name", list(COMMANDS))
 def test_the_listed_summary_is_the_commands_own(name):
     command = cli.get_command(None, name)
@@ -27,7 +32,7 @@ def test_help_lists_every_command():
 
 
 def test_help_imports_no_command():
-    probe = (
+    done = run_python(
         "import sys\n"
         "from mnistgrid.cli import main\n"
         "sys.argv = ['mnistgrid', '--help']\n"
@@ -36,14 +41,13 @@ def test_help_imports_no_command():
         "         if m.startswith('mnistgrid.cli.commands.') or m == 'torch']\n"
         "print('LOADED', heavy)\n"
     )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert "LOADED []" in done.stdout, done.stdout + done.stderr
 
 
 def test_a_command_runs_with_the_collector_on_once_main_has_imported_it():
     """`main` pauses the collector for the imports only: a long command (a worker, `serve`)
     must not run for hours without it."""
-    probe = (
+    done = run_python(
         "import gc, sys\n"
         "from mnistgrid.cli import main\n"
         "from mnistgrid.cli.commands import sweep_cmd\n"
@@ -51,7 +55,6 @@ def test_a_command_runs_with_the_collector_on_once_main_has_imported_it():
         "sys.argv = ['mnistgrid', 'sweeps']\n"
         "main()\n"
     )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert "COLLECTING True" in done.stdout, done.stdout + done.stderr
 
 
