@@ -51,7 +51,7 @@ def report_blocks(
         *overview(data),
         *headline(data, bests, figures),
         *figure_section("Learning curves", figures, "curves", CURVES_TEXT),
-        *figure_section("Learning-rate sensitivity", figures, "lr_sensitivity", LR_TEXT),
+        *lr_section(data, figures),
         *loss_section(loss_bests, figures),
         *digit_section(data, bests, confusions, figures),
         *cost_section(data, figures),
@@ -308,6 +308,17 @@ def same_best(best: FamilyBest, full: FullGrid) -> str:
 
 def figure_section(name: str, figures: Mapping[str, str], key: str, text: str) -> list[Block]:
     return [Heading(name), Paragraph(text), *image(figures, key, name)]
+
+
+def lr_section(data: SweepData, figures: Mapping[str, str]) -> list[Block]:
+    if len(data.lrs) < 2:
+        text = (
+            f"Every trained job of this sweep has the same learning rate ({data.lrs[0]:g})."
+            if data.lrs
+            else "This sweep trained no model."
+        )
+        return [Heading("Learning-rate sensitivity"), Paragraph(text)]
+    return figure_section("Learning-rate sensitivity", figures, "lr_sensitivity", LR_TEXT)
 
 
 def loss_section(bests: list[LossBest], figures: Mapping[str, str]) -> list[Block]:

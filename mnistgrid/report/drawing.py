@@ -12,12 +12,14 @@ and an op that waited on them would wait for ever.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,12 +76,17 @@ DRAWERS: dict[str, Callable[[FigureInputs], Figure]] = {
 
 
 def figure_names(inputs: FigureInputs) -> list[str]:
-    """The figures this sweep has data for, in the report's order."""
+    """The figures this sweep has data for, in the report's order: a sweep of one lr has no
+    sensitivity to it, and one of one model and loss no losses to compare."""
     missing = set()
     if not inputs.bests:
         missing |= {"headline", "per_digit"}
     if not inputs.matrices:
         missing.add("confusion")
+    if len(inputs.data.lrs) < 2:
+        missing.add("lr_sensitivity")
+    if len(inputs.by_loss) < 2:
+        missing.add("losses")
     return [name for name in FIGURES if name not in missing]
 
 
@@ -97,18 +104,33 @@ def draw_figures(
     processes = min(len(names), processes or usable_cores())
     if processes < 2 or not can_fork():
         return {name: draw_figure(name, inputs, folder) for name in names}
-    with ProcessPoolExecutor(
-        processes,
-        mp_context=billiard.get_context("fork"),
-        # Handed over by the fork itself: pickled, a big sweep's epochs cost more than drawing.
-        initializer=_take_inputs,
-        initargs=(inputs, folder, os.getpid()),
-    ) as pool:
+    with (
+        frozen_collector(),
+        ProcessPoolExecutor(
+            processes,
+            mp_context=billiard.get_context("fork"),
+            # Handed over by the fork itself: pickled, a big sweep's epochs cost more than drawing.
+            initializer=_take_inputs,
+            initargs=(inputs, folder, os.getpid()),
+        ) as pool,
+    ):
         futures = {
             name: pool.submit(_draw_taken, name)
             for name in sorted(names, key=COSTLIEST_FIRST.index)
         }
         return {name: futures[name].result() for name in names}
+
+
+@contextmanager
+def frozen_collector() -> Iterator[None]:
+    """The parent's objects frozen while its drawing processes fork: a child's collector
+    would otherwise walk them all, copying every page it touches (a fifth of a report's
+    drawing time in a worker that trained; docs/benchmarks.md, "Report")."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()  # the parent's garbage is collectable again
 
 
 # How often a drawing process looks whether its parent is still there (seconds).

@@ -121,6 +121,11 @@ class SweepData:
         present = {job.family for job in self.jobs}
         return tuple(f for f in FAMILIES if f in present)
 
+    @property
+    def lrs(self) -> list[float]:
+        """The trained jobs' learning rates, each once, smallest first."""
+        return sorted({job.lr for job in self.jobs if job.lr is not None})
+
     def of_family(self, family: str) -> list[JobResult]:
         return [job for job in self.jobs if job.family == family]
 

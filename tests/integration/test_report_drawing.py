@@ -1,13 +1,15 @@
 """The report's figures drawn side by side in processes of their own: the same PNGs as drawn in
 process, a failure in a drawing process fails the report, a prefork worker's child (a
-daemonic process) may draw so too, a figure may use torch after its parent trained, and a
-killed worker leaves no drawing process behind.
+daemonic process) may draw so too, a figure may use torch after its parent trained, a
+killed worker leaves no drawing process behind, and the drawing processes' collector leaves
+their parent's objects alone.
 
     python -m pytest tests/integration/test_report_drawing.py
 """
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import signal
@@ -187,3 +189,21 @@ def test_a_figure_may_use_torch_after_its_writer_trained(store, tmp_path):
         writer.join(10)
     assert writer.exitcode == 0
     assert (tmp_path / "cost.png").exists()
+
+
+def test_drawing_processes_leave_their_parents_objects_to_it(store, tmp_path, monkeypatch):
+    """Frozen at the fork, the parent's objects are not walked by a drawing process's collector
+    (which would copy every page it touches); the parent collects its own again afterwards."""
+    inputs = figure_inputs(store, "frozen")
+    parent_objects = len(gc.get_objects())
+    draw = drawing.DRAWERS["cost"]
+
+    def counting(figure_inputs: FigureInputs):
+        (tmp_path / "frozen").write_text(str(gc.get_freeze_count()))
+        return draw(figure_inputs)
+
+    monkeypatch.setitem(drawing.DRAWERS, "cost", counting)
+    assert gc.get_freeze_count() == 0
+    draw_figures(inputs, tmp_path, processes=2)
+    assert int((tmp_path / "frozen").read_text()) > 0.9 * parent_objects
+    assert gc.get_freeze_count() == 0

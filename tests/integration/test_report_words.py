@@ -1,6 +1,8 @@
 """What a new user tripped over in the report (a fresh clone's `make demo`, 2026-11-29): a table
 of every job, not only a file name; the loss comparison's legend off the bars; the headline
 saying when its runs are shorter than the posts'; and a word on `mnist_loss` over ten digits.
+And since: 32 learning rates ran their legend off the learning curves (now a colour scale), and
+a sweep of one lr or one loss drew figures that compared nothing.
 
     python -m pytest tests/integration/test_report_words.py
 
@@ -16,6 +18,7 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from db.store import Store
+from mnistgrid.report.figures.curves import plot_curves
 from mnistgrid.report.figures.losses import plot_losses
 from mnistgrid.report.gather import gather
 from mnistgrid.report.summary import loss_bests
@@ -84,3 +87,47 @@ def test_a_ten_digit_note_is_not_said_of_a_pair(tmp_path: Path) -> None:
         markdown = write_report(store, sweep_id, tmp_path / "reports").markdown.read_text()
     assert "`mnist_loss` is the posts' loss" not in markdown
     assert "after 40 epochs" not in markdown  # the posts' figures are for ten digits
+
+
+def grid_of(tmp_path: Path, name: str, grid: str) -> Path:
+    path = tmp_path / f"{name}.toml"
+    path.write_text(f'name = "{name}"\n[train]\nepochs = 3\n[grid]\n{grid}\n')
+    return path
+
+
+def test_many_learning_rates_are_a_colour_scale_inside_the_figure(tmp_path: Path) -> None:
+    lrs = [round(10 ** (-2 + 3 * i / 31), 6) for i in range(32)]
+    grid = grid_of(tmp_path, "lrs", f'model = ["baseline", "linear"]\nlr = {lrs}')
+    with Store(f"sqlite:///{tmp_path / 'mnistgrid.db'}") as store:
+        fig = plot_curves(gather(store, write_sweep(store, grid)))
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    (scale,) = [ax for ax in fig.axes if ax.get_ylabel() == "learning rate"]
+    named = [label.get_text() for label in scale.get_yticklabels()]
+    assert named[0] == "0.01" and named[-1] == "10" and 3 <= len(named) <= 8
+    (legend,) = fig.legends
+    assert [t.get_text()[:12] for t in legend.get_texts()] == ["baseline mae", "baseline mse"]
+    for box in (scale.get_tightbbox(renderer), legend.get_window_extent(renderer)):
+        assert fig.bbox.contains(box.x0, box.y0) and fig.bbox.contains(box.x1, box.y1)
+
+
+def test_a_few_learning_rates_are_legend_lines(quick: tuple[Store, int, str]) -> None:
+    store, sweep_id, _ = quick
+    fig = plot_curves(gather(store, sweep_id))
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()][:2] == ["lr=0.3", "lr=1"]
+    assert not [ax for ax in fig.axes if ax.get_ylabel() == "learning rate"]
+
+
+def test_a_sweep_of_one_lr_and_one_loss_draws_no_comparison_of_them(tmp_path: Path) -> None:
+    grid = grid_of(tmp_path, "one", 'model = "linear"\nloss = "cross_entropy"\nlr = 0.5')
+    with Store(f"sqlite:///{tmp_path / 'mnistgrid.db'}") as store:
+        paths = write_report(store, write_sweep(store, grid), tmp_path / "reports")
+    drawn = {png.stem for png in paths.dir.glob("*.png")}
+    assert "lr_sensitivity" not in drawn and "losses" not in drawn
+    assert {"headline", "curves", "per_digit", "cost"} <= drawn
+    markdown = paths.markdown.read_text()
+    lr_section = markdown.split("## Learning-rate sensitivity")[1].split("\n## ")[0]
+    assert "Every trained job of this sweep has the same learning rate (0.5)." in lr_section
+    assert "| linear | cross_entropy |" in markdown.split("## Loss comparison")[1]

@@ -7,7 +7,9 @@ seed. All lines of a panel are one LineCollection: a 1,000-job sweep stays a han
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.cm import ScalarMappable
 from matplotlib.collections import LineCollection, PolyCollection
+from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -23,6 +25,11 @@ from mnistgrid.report.figures.style import (
 )
 from mnistgrid.report.gather import JobResult, SweepData
 from mnistgrid.report.summary import config_groups
+
+# More lrs than this are a colour scale rather than a legend line each.
+LEGEND_LRS = 8
+# How many lrs the colour scale names.
+COLORBAR_TICKS = 6
 
 
 def seed_curves(jobs: tuple[JobResult, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -42,7 +49,7 @@ def seed_curves(jobs: tuple[JobResult, ...]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def plot_curves(data: SweepData) -> Figure:
-    lrs = sorted({j.lr for j in data.jobs if j.lr is not None})
+    lrs = data.lrs
     colors = LrColors(lrs)
     fig, panels = trained_panels(data, width=12, height=3.4)
     if not panels:
@@ -68,9 +75,15 @@ def plot_curves(data: SweepData) -> Figure:
         panel.ax.set_xlabel("epoch")
         if panel.ax.get_subplotspec().is_first_col():
             panel.ax.set_ylabel("validation accuracy")
-    fig.legend(
-        handles=legend_handles(data, lrs, colors), loc="outside right upper", title="learning rate"
-    )
+    if len(lrs) > LEGEND_LRS:
+        lr_colorbar(fig, [p.ax for p in panels], lrs, colors)
+    handles = legend_handles(data, lrs if len(lrs) <= LEGEND_LRS else [], colors)
+    if handles:
+        fig.legend(
+            handles=handles,
+            loc="outside right upper",
+            title="learning rate" if len(lrs) <= LEGEND_LRS else None,
+        )
     fig.suptitle("Learning curves (validation accuracy per epoch)")
     return fig
 
@@ -125,6 +138,21 @@ def mark_stopped(panel: Panel, floor: float) -> None:
         panel.ax.plot(
             x, y, "s", mfc="none", mec=STOPPED_COLOR, markersize=5, mew=1.2, clip_on=False
         )
+
+
+def lr_colorbar(fig: Figure, axes: list, lrs: list[float], colors: LrColors) -> None:
+    """The lrs as a scale of their colours, a few of them named: a legend line each would run
+    off the figure (and cost more to lay out than the curves)."""
+    scale = ScalarMappable(
+        norm=BoundaryNorm(np.arange(len(lrs) + 1) - 0.5, len(lrs)),
+        cmap=ListedColormap([colors(lr) for lr in lrs]),
+    )
+    ticks = sorted({round(i) for i in np.linspace(0, len(lrs) - 1, COLORBAR_TICKS)})
+    bar = fig.colorbar(
+        scale, ax=axes, label="learning rate", ticks=ticks, pad=0.01, fraction=0.03, aspect=40
+    )
+    bar.ax.set_yticklabels([f"{lrs[i]:.3g}" for i in ticks])
+    bar.ax.minorticks_off()
 
 
 def legend_handles(data: SweepData, lrs: list[float], colors: LrColors) -> list:

@@ -38,7 +38,7 @@ def plot_lr_sensitivity(data: SweepData) -> Figure:
     # Every point and its seeds' range stays in view: there are few of them.
     lows = [s.low for p in panels for g in config_groups(p.jobs) if (s := g.final_acc)]
     floor = accuracy_floor(lows, quantile=0)
-    lrs = sorted({j.lr for j in data.jobs if j.lr is not None})
+    lrs = data.lrs
     for panel in panels:
         draw_panel(panel, floor)
         baseline_lines(panel.ax, data, label=True)
