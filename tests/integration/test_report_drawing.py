@@ -87,9 +87,8 @@ def test_a_figure_that_fails_in_its_process_fails_the_report(store, tmp_path, mo
         raise ValueError("the cost figure broke")
 
     monkeypatch.setitem(drawing.DRAWERS, "cost", broken)
-    monkeypatch.setattr(drawing, "usable_cores", lambda: 2)
     with pytest.raises(ValueError, match="the cost figure broke"):
-        write_report(store, sweep.sweep_id, reports)
+        write_report(store, sweep.sweep_id, reports, processes=2)
     assert paths.html.read_text() == before
 
 
