@@ -124,13 +124,15 @@ def draw_figures(
 @contextmanager
 def frozen_collector() -> Iterator[None]:
     """The parent's objects frozen while its drawing processes fork: a child's collector
-    would otherwise walk them all, copying every page it touches (a fifth of a report's
+    would otherwise walk them all, copying every page it touches (a sixth of a report's
     drawing time in a worker that trained; docs/benchmarks.md, "Report")."""
     gc.freeze()
     try:
         yield
     finally:
-        gc.unfreeze()  # the parent's garbage is collectable again
+        # All of them, what the CLI froze at its start too: left frozen, a long-lived worker's
+        # garbage cycles would outlive every report it writes.
+        gc.unfreeze()
 
 
 # How often a drawing process looks whether its parent is still there (seconds).

@@ -273,12 +273,13 @@ def test_a_job_that_raises_fails_once_with_its_error(env, mnist_dir, tmp_path):
 
 def test_a_pickled_message_is_refused(env, tmp_path):
     grid = linear_grid(tmp_path, "pickle", 1)
+    # Written and queued the normal way, then drained before a worker runs (one started first
+    # could take the normal message in between): only the pickled copy will be there.
+    assert run_cli(env, "submit", str(grid)).returncode == 0
+    redis.Redis.from_url(env["MNISTGRID_BROKER_URL"]).delete("cpu")
+    store = Store(env["MNISTGRID_DATABASE_URL"])
+    (job,) = store.sweep_jobs(store.get_sweep("pickle").sweep_id)
     with workers(env, tmp_path, count=1):
-        # Written and queued the normal way, then drained: only the pickled copy remains.
-        assert run_cli(env, "submit", str(grid)).returncode == 0
-        redis.Redis.from_url(env["MNISTGRID_BROKER_URL"]).delete("cpu")
-        store = Store(env["MNISTGRID_DATABASE_URL"])
-        (job,) = store.sweep_jobs(store.get_sweep("pickle").sweep_id)
         app = make_celery(load_settings().with_overrides(broker_url=env["MNISTGRID_BROKER_URL"]))
         app.send_task(TRAIN_TASK, args=[[job.job_id]], queue="cpu", serializer="pickle")
         log = tmp_path / "worker0.log"

@@ -75,14 +75,14 @@ def plot_curves(data: SweepData) -> Figure:
         panel.ax.set_xlabel("epoch")
         if panel.ax.get_subplotspec().is_first_col():
             panel.ax.set_ylabel("validation accuracy")
-    if len(lrs) > LEGEND_LRS:
+    scale = len(lrs) > LEGEND_LRS
+    if scale:
         lr_colorbar(fig, [p.ax for p in panels], lrs, colors)
-    handles = legend_handles(data, lrs if len(lrs) <= LEGEND_LRS else [], colors)
-    if handles:
+    if handles := legend_handles(data, [] if scale else lrs, colors):
         fig.legend(
             handles=handles,
             loc="outside right upper",
-            title="learning rate" if len(lrs) <= LEGEND_LRS else None,
+            title=None if scale else "learning rate",
         )
     fig.suptitle("Learning curves (validation accuracy per epoch)")
     return fig
