@@ -311,10 +311,11 @@ def figure_section(name: str, figures: Mapping[str, str], key: str, text: str) -
 
 
 def lr_section(data: SweepData, figures: Mapping[str, str]) -> list[Block]:
-    if len(data.lrs) < 2:
+    lrs = data.lrs
+    if len(lrs) < 2:
         text = (
-            f"Every trained job of this sweep has the same learning rate ({data.lrs[0]:g})."
-            if data.lrs
+            f"Every trained job of this sweep has the same learning rate ({lrs[0]:g})."
+            if lrs
             else "This sweep trained no model."
         )
         return [Heading("Learning-rate sensitivity"), Paragraph(text)]

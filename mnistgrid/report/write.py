@@ -54,7 +54,7 @@ def write_files(
     data: SweepData,
     paths: ReportPaths,
     load_data: TaskLoader | None,
-    processes: int | None = None,
+    processes: int | None,
 ) -> None:
     bests = family_bests(data)
     by_loss = loss_bests(data)

@@ -7,6 +7,7 @@ seed. All lines of a panel are one LineCollection: a 1,000-job sweep stays a han
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.cm import ScalarMappable
 from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.colors import BoundaryNorm, ListedColormap
@@ -140,7 +141,7 @@ def mark_stopped(panel: Panel, floor: float) -> None:
         )
 
 
-def lr_colorbar(fig: Figure, axes: list, lrs: list[float], colors: LrColors) -> None:
+def lr_colorbar(fig: Figure, axes: list[Axes], lrs: list[float], colors: LrColors) -> None:
     """The lrs as a scale of their colours, a few of them named: a legend line each would run
     off the figure (and cost more to lay out than the curves)."""
     scale = ScalarMappable(
