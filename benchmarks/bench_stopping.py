@@ -4,10 +4,12 @@ workers, with no rule, the median rule, ASHA, synchronous successive halving and
     MNISTGRID_DATA_DIR=../shared/data/mnist python benchmarks/bench_stopping.py
 
 The grid: linear and MLP x the three losses x 8 learning rates x 20 epochs (48 jobs, fused in
-stacks of 8; `--lrs 6` for 6 learning rates). Each run is a real sweep: `mnistgrid submit
---wait` on a real Redis and two `mnistgrid worker` processes with one torch thread each, into
-one SQLite file, so that the reports of the two stopping runs find the full grid's sweep and
-compare their bests with it.
+stacks of 8; `--lrs 6` for 6 learning rates). `--lrs 64 --losses cross_entropy` is a wider grid
+of one loss: 64 learning rates spaced evenly on a log scale from 0.03 to 8 per family (128 jobs,
+stacks of 16), where a rung's survivors fill whole stacks.
+Each run is a real sweep: `mnistgrid submit --wait` on a real Redis and two `mnistgrid worker`
+processes with one torch thread each, into one SQLite file, so that the reports of the stopping
+runs find the full grid's sweep and compare their bests with it.
 Prints epochs trained, wall time and each family's best accuracy, with the ratios to no rule,
 and how full the stacks were: the stack-epochs trained (a stack's epoch rows share their epoch
 and their `seconds`, the stack's time divided among its members) and members per stack-epoch;
@@ -23,6 +25,7 @@ Results: docs/benchmarks.md, section "Early stopping".
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -30,6 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -43,7 +47,7 @@ epochs = 20
 {stop}
 [grid]
 model = ["linear", "mlp"]
-loss = ["mnist_loss", "softmax_mse", "cross_entropy"]
+loss = {losses}
 lr = {lrs}
 hidden = 64
 batch_size = 256
@@ -58,10 +62,21 @@ RULES = {
 
 
 LRS = {6: [0.1, 0.3, 1.0, 2.0, 3.0, 5.0], 8: [0.03, 0.1, 0.3, 1.0, 2.0, 3.0, 5.0, 8.0]}
+LOSSES = ("mnist_loss", "softmax_mse", "cross_entropy")
 
 
-def run_sweep(name: str, stop: str, lrs: int, env: dict[str, str], folder: Path) -> float:
-    return run_grid(GRID.format(name=name, stop=stop, lrs=LRS[lrs]), name, env, folder)
+def lr_list(count: int) -> list[float]:
+    """The listed lrs for 6 and 8; otherwise `count` evenly spaced on a log scale, 0.03 to 8."""
+    if count in LRS:
+        return LRS[count]
+    return [float(f"{lr:.3g}") for lr in np.geomspace(0.03, 8.0, count)]
+
+
+def run_sweep(
+    name: str, stop: str, lrs: int, losses: list[str], env: dict[str, str], folder: Path
+) -> float:
+    text = GRID.format(name=name, stop=stop, lrs=lr_list(lrs), losses=json.dumps(losses))
+    return run_grid(text, name, env, folder)
 
 
 def run_grid(text: str, name: str, env: dict[str, str], folder: Path) -> float:
@@ -126,7 +141,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/11")
     parser.add_argument("--reduction", type=int, default=3, help="ASHA's reduction factor")
-    parser.add_argument("--lrs", type=int, choices=sorted(LRS), default=8, help="lrs per stack")
+    parser.add_argument("--lrs", type=int, default=8, help="lrs per model and loss")
+    parser.add_argument(
+        "--losses", default=",".join(LOSSES), help="the losses, comma-separated (the posts' three)"
+    )
     parser.add_argument(
         "--rules",
         default=",".join(RULES),
@@ -134,6 +152,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     asked = args.rules.split(",")
+    losses = args.losses.split(",")
+    if set(losses) - set(LOSSES) or args.lrs < 2:
+        parser.error(f"--losses: choose from {', '.join(LOSSES)}; --lrs: at least 2")
     if unknown := set(asked) - set(RULES):
         parser.error(
             f"--rules: unknown {', '.join(sorted(unknown))}; choose from {', '.join(RULES)}"
@@ -154,13 +175,13 @@ def main() -> None:
         try:
             for rule, stop in rules.items():
                 stop = stop.format(reduction=args.reduction)
-                walls[rule] = run_sweep(f"bench-{rule}", stop, args.lrs, env, folder)
+                walls[rule] = run_sweep(f"bench-{rule}", stop, args.lrs, losses, env, folder)
         finally:
             stop_workers(workers)
         with Store(env["MNISTGRID_DATABASE_URL"]) as store:
             results = {rule: summary(store, f"bench-{rule}") for rule in rules}
     redis.Redis.from_url(args.broker_url).flushdb()
-    print_table(results, walls, 6 * args.lrs)
+    print_table(results, walls, 2 * len(losses) * args.lrs)
 
 
 def print_table(results: dict[str, dict], walls: dict[str, float], jobs: int) -> None:

@@ -222,3 +222,23 @@ class CheckpointModel(Base):
     # `torch.save` bytes written by the worker; the store never looks inside.
     state: Mapped[bytes] = mapped_column(LargeBinary)
     saved_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WorkerModel(Base):
+    """The worker roster: who consumes which queues with how many slots, while alive. Each
+    worker writes its own row from its healer (every half lease) and deletes it at a warm
+    shutdown; a killed worker's row outlives it until `alive_until`. Read only to spread a
+    rung's survivors over idle slots (db/rungs.py), where a stale row costs a smaller stack."""
+
+    __tablename__ = "workers"
+
+    worker_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Celery's node name (`cpu-123@host`): one row per worker process, whatever its pool.
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    # The queues it consumes, comma-separated (`cpu,report`).
+    queues: Mapped[str] = mapped_column(String(255))
+    # How many stacks it trains at once (its pool's processes).
+    slots: Mapped[int] = mapped_column(Integer)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Two of its own MNISTGRID_LEASE_SECONDS after `seen_at`: past it, it counts as gone.
+    alive_until: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -289,3 +289,12 @@ class Finished:
 
     def __bool__(self) -> bool:
         return self.applied
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    """A live worker on the roster (db/roster.py)."""
+
+    name: str
+    queues: tuple[str, ...]
+    slots: int

@@ -4,7 +4,9 @@ every job of their bracket has reached it or ended.
 The decision is taken in the transaction that completes the rung, under the sweep's row lock,
 so of two workers completing it at once exactly one decides. The top 1/reduction of the
 bracket go on (`queued` again, the rung `cleared`), re-stacked with the survivors of other
-stacks of their shape; the rest end `stopped`.
+stacks of their shape; the rest end `stopped`. When those stacks are fewer than the workers'
+idle slots (db/roster.py), the largest are split until each idle slot has one: otherwise a
+rung's few survivors would train on one worker while the others wait.
 
 Private to db/: these work inside a session the store (db/store.py) opened.
 """
@@ -23,8 +25,10 @@ from db.endings import end_jobs, finish_sweeps_if_done
 from db.leases import NO_LEASE, held_by
 from db.models import UNFINISHED_JOB_STATUSES, EpochModel, JobModel, SweepModel
 from db.queries import update_rows
+from db.roster import idle_slots
 from mnistgrid.core.stacking import fused_groups, group_key, shape_of
 from mnistgrid.core.stopping import promoted
+from mnistgrid.routing import queue_of
 from mnistgrid.spec import JobSpec, StopSpec
 
 # Stacks are sized by count at a rung: the plan already kept them within memory.
@@ -135,9 +139,13 @@ def promote(
     session: Session, clock: Clock, going_on: list[Row[Any]], jobs: list[Row[Any]], rung: int
 ) -> None:
     """The survivors go on from the rung as new stacks of their shape, whichever stacks they
-    came from, as large as the sweep's largest stack of that shape (1: unfused)."""
+    came from, as large as the sweep's largest stack of that shape (1: unfused), and split
+    while there are fewer stacks than idle slots of their queue."""
     specs = {job.job_id: JobSpec.model_validate(job.params) for job in going_on}
-    for stack in restack(list(specs.values()), stack_sizes(jobs)):
+    if not specs:
+        return
+    idle = idle_slots(session, clock, queue_of(next(iter(specs.values()))))
+    for stack in spread(restack(list(specs.values()), stack_sizes(jobs)), idle):
         ids = [job_id for job_id, spec in specs.items() if spec in stack]
         key = group_key(stack, salt=f"rung {rung}:") if len(stack) > 1 else None
         session.execute(
@@ -170,6 +178,19 @@ def restack(specs: list[JobSpec], sizes: dict[str, int]) -> list[list[JobSpec]]:
     for shape, same in by_shape.items():
         stacks += fused_groups(same, sizes.get(shape, 1), NO_MEMORY_BOUND)
     return stacks
+
+
+def spread(stacks: list[list[JobSpec]], slots: int) -> list[list[JobSpec]]:
+    """Split the stacks into as many parts as there are `slots`, each time giving one more
+    part to the stack with the most members per part: two half stacks on two workers finish an
+    epoch sooner than the whole one on one. Stacks are split, never merged (shapes differ)."""
+    parts = [1] * len(stacks)
+    while stacks and sum(parts) < slots:
+        widest = max(range(len(stacks)), key=lambda i: -(-len(stacks[i]) // parts[i]))
+        if len(stacks[widest]) <= parts[widest]:
+            break  # one member per part everywhere
+        parts[widest] += 1
+    return [stack[i::n] for stack, n in zip(stacks, parts, strict=True) for i in range(n)]
 
 
 def settle_and_finish(

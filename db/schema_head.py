@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, exc, text
 
-HEAD = "0005"
+HEAD = "0006"
 
 
 def schema_is_current(engine: Engine) -> bool:

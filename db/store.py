@@ -29,7 +29,7 @@ from typing import Any, ParamSpec, TypeVar
 from sqlalchemy import Engine, exc, func, insert, select
 from sqlalchemy.orm import Session
 
-from db import claims, endings, epochs, healing, leases, live, rungs, scans, standings
+from db import claims, endings, epochs, healing, leases, live, roster, rungs, scans, standings
 from db.clock import Clock
 from db.engine import make_engine, safe_url, session_scope
 from db.errors import DatabaseUnavailable, first_line
@@ -62,6 +62,7 @@ from db.records import (
     SweepCreated,
     SweepInfo,
     TakeOver,
+    WorkerInfo,
 )
 from db.rows import EPOCH_COLUMNS, epoch_rows, job_rows, json_value, sweep_info
 from db.schema_head import schema_is_current
@@ -635,6 +636,30 @@ class Store:
         """Each of these jobs to its epochs, in order, in one query (no row: no such job)."""
         with self._read() as session:
             return scans.epochs_of(session, job_ids)
+
+    # -- the worker roster ------------------------------------------------------------------
+
+    @_retrying
+    def check_in_worker(
+        self, name: str, queues: Sequence[str], slots: int, seconds: float
+    ) -> None:
+        """Worker `name` is alive for `seconds` from now, consuming `queues` with `slots`
+        processes (a synchronous rung spreads its survivors over the idle ones)."""
+        with self._write() as session:
+            roster.check_in(session, self._clock, name, list(queues), slots, seconds)
+
+    @_retrying
+    def check_out_worker(self, name: str) -> bool:
+        """Worker `name` is gone (a warm shutdown); False when it was not on the roster."""
+        with self._write() as session:
+            return roster.check_out(session, name)
+
+    def live_workers(self) -> list[WorkerInfo]:
+        with self._read() as session:
+            return [
+                WorkerInfo(name, tuple(queues.split(",")), slots)
+                for name, queues, slots in roster.live_workers(session, self._clock)
+            ]
 
     # -- plumbing ---------------------------------------------------------------------------
 

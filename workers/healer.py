@@ -4,8 +4,10 @@
 
 Every half lease it runs the reconcile over every sweep (mnistgrid/queue/reconcile.py): jobs of
 dead workers go back to the queue, lost messages are sent again, lost report requests asked
-again. It is a thread of the worker's main process, not of the pool's children, so it runs
-whether the worker trains or idles, and it dies with the process it serves.
+again. Before each pass, and once at its start, it checks the worker in on the store's roster
+(db/roster.py), which it leaves at a warm shutdown. It is a thread of the worker's main process,
+not of the pool's children, so it runs whether the worker trains or idles, and it dies with the
+process it serves.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+from dataclasses import dataclass
 
 from celery import Celery, bootsteps
 
@@ -35,8 +38,13 @@ class Healer(bootsteps.StartStopStep):
 
     def start(self, worker: object) -> None:
         app: Celery = worker.app  # type: ignore[attr-defined]
+        self._seat = seat_of(worker)
+        self._settings = load_settings()
         self._thread = threading.Thread(
-            target=heal_until, args=(app, load_settings(), self._stop), name="healer", daemon=True
+            target=heal_until,
+            args=(app, self._settings, self._seat, self._stop),
+            name="healer",
+            daemon=True,
         )
         self._thread.start()
 
@@ -44,15 +52,38 @@ class Healer(bootsteps.StartStopStep):
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+            check_out(self._settings, self._seat)
 
 
-def heal_until(app: Celery, settings: Settings, stop: threading.Event) -> None:
-    """Reconcile every half lease until `stop` is set. The first pass comes soon after the
-    start (a worker that replaces a dead one heals at once); jitter keeps many workers from
-    reconciling in step."""
+@dataclass(frozen=True)
+class Seat:
+    """The worker as the roster lists it: its node name, the queues it consumes, and how many
+    stacks it trains at once."""
+
+    name: str
+    queues: list[str]
+    slots: int
+
+
+def seat_of(worker: object) -> Seat:
+    # The pool's limit, not --concurrency: a solo pool (a GPU worker) trains one stack.
+    pool_limit = getattr(worker.pool, "limit", None)  # type: ignore[attr-defined]
+    return Seat(
+        worker.hostname,  # type: ignore[attr-defined]
+        sorted(worker.app.amqp.queues.consume_from),  # type: ignore[attr-defined]
+        pool_limit or worker.concurrency,  # type: ignore[attr-defined]
+    )
+
+
+def heal_until(app: Celery, settings: Settings, seat: Seat, stop: threading.Event) -> None:
+    """Check in, then reconcile, every half lease until `stop` is set. The first check-in is
+    at once, the first reconcile soon after the start (a worker that replaces a dead one heals
+    at once); jitter keeps many workers from reconciling in step."""
     interval = settings.lease_seconds / 2
+    check_in(settings, seat)
     wait = random.uniform(0.5, 2.0)
     while not stop.wait(wait):
+        check_in(settings, seat)
         try:
             store = shared_store(settings.database_url)
             reconcile(store, app, settings.lease_seconds, settings.max_attempts)
@@ -61,3 +92,22 @@ def heal_until(app: Celery, settings: Settings, stop: threading.Event) -> None:
                 "healer: reconcile failed; trying again in %.0f s", interval, exc_info=True
             )
         wait = interval * random.uniform(0.8, 1.0)
+
+
+def check_in(settings: Settings, seat: Seat) -> None:
+    """On the roster for two leases: the next check-in comes within half of one after a
+    reconcile, and a slow reconcile must not take a live worker off (a killed one stays on a
+    little longer, which only keeps a rung's stacks whole)."""
+    try:
+        shared_store(settings.database_url).check_in_worker(
+            seat.name, seat.queues, seat.slots, 2 * settings.lease_seconds
+        )
+    except Exception:  # noqa: BLE001 - off the roster, rungs keep their stacks whole
+        log.warning("healer: could not check in on the roster", exc_info=True)
+
+
+def check_out(settings: Settings, seat: Seat) -> None:
+    try:
+        shared_store(settings.database_url).check_out_worker(seat.name)
+    except Exception:  # noqa: BLE001 - the row runs out by itself within a lease
+        log.warning("healer: could not check out of the roster", exc_info=True)

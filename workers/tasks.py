@@ -15,7 +15,7 @@ from db.store import Store, shared_store
 from mnistgrid.core.learner import use_threads
 from mnistgrid.queue.publish import request_report, send_again
 from mnistgrid.queue.retrying import TRANSIENT, RetryAtOnce
-from mnistgrid.queue.routing import TRAIN_TASK
+from mnistgrid.routing import TRAIN_TASK
 from mnistgrid.settings import load_settings
 from workers.celery_app import app
 from workers.identity import worker_name

@@ -1,6 +1,6 @@
-"""The queue: the Celery app's configuration, task and queue names, publishing task messages,
-and the reconcile that re-sends what the broker lost.
+"""The queue: the Celery app's configuration, publishing task messages, and the reconcile that
+re-sends what the broker lost. The task and queue names are the ground's (`mnistgrid.routing`).
 
-May import: the ground and `db` (the store says which jobs to send). Importing a name from
-`routing` builds no Celery app; only `app.make_celery` does, when called.
+May import: the ground and `db` (the store says which jobs to send). Only `app.make_celery`
+builds a Celery app, when called.
 """

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from celery import Celery
 
-from mnistgrid.queue.routing import CPU_QUEUE
+from mnistgrid.routing import CPU_QUEUE
 from mnistgrid.settings import Settings, load_settings
 
 # Redis redelivers a task unacknowledged this long after delivery, even to a second worker

@@ -17,7 +17,7 @@ from db.records import JobInfo
 from db.store import Store
 from mnistgrid.core.sizes import member_work
 from mnistgrid.errors import MnistgridError, describe_validation_error
-from mnistgrid.queue.routing import REPORT_QUEUE, REPORT_TASK, TRAIN_TASK, queue_of, task_title
+from mnistgrid.routing import REPORT_QUEUE, REPORT_TASK, TRAIN_TASK, queue_of, task_title
 from mnistgrid.spec import JobSpec
 
 # The worker's lease keeper fails a job at its time limit in every pool (workers/lease.py);

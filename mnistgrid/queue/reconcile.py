@@ -29,7 +29,7 @@ from kombu.exceptions import OperationalError as BrokerError
 from db.records import LostJob
 from db.store import Store
 from mnistgrid.queue.publish import request_report, send_again, spec_or_fail
-from mnistgrid.queue.routing import REPORT_QUEUE, queue_of
+from mnistgrid.routing import REPORT_QUEUE, queue_of
 
 log = logging.getLogger(__name__)
 BROKER_ERRORS = (BrokerError, ChannelError, OSError)

@@ -17,8 +17,8 @@ from db.errors import DatabaseUnavailable
 from db.store import shared_store
 from mnistgrid.data.datasets import task_loader
 from mnistgrid.queue.retrying import TRANSIENT, RetryAtOnce
-from mnistgrid.queue.routing import REPORT_TASK
 from mnistgrid.report.write import write_report
+from mnistgrid.routing import REPORT_TASK
 from mnistgrid.settings import load_settings
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ def report_url(reports_dir: Path, sweep: SweepInfo) -> str | None:
 def flower_tasks_url(flower_url: str | None, sweep_name: str) -> str | None:
     """Flower's task list filtered to this sweep's tasks. mnistgrid keeps no Celery task ids,
     but every task is named after its sweep (`quick: linear cross_entropy lr=1 (job 5)`,
-    mnistgrid/queue/routing.py), and Flower's `/tasks?name=` searches the names. The name is
+    mnistgrid/routing.py), and Flower's `/tasks?name=` searches the names. The name is
     quoted, with its colon, for Flower's query syntax: `name:"quick: "`."""
     if flower_url is None:
         return None

@@ -21,7 +21,7 @@ import redis
 from db.migrate import upgrade
 from db.store import Store
 from mnistgrid.queue.app import make_celery
-from mnistgrid.queue.routing import TRAIN_TASK
+from mnistgrid.routing import TRAIN_TASK
 from mnistgrid.settings import load_settings
 from tests.integration.conftest import postgres_database, restart_postgres
 from tests.integration.services import (

@@ -28,7 +28,7 @@ from db.records import TakeOver
 from db.store import Store
 from mnistgrid.queue.app import make_celery
 from mnistgrid.queue.reconcile import reconcile
-from mnistgrid.queue.routing import TRAIN_TASK
+from mnistgrid.routing import TRAIN_TASK
 from mnistgrid.settings import Settings
 from orchestrator.grid import parse_grid
 from orchestrator.submit import plan_sweep

@@ -15,7 +15,7 @@ import redis
 from db.store import Store
 from mnistgrid.queue.app import make_celery
 from mnistgrid.queue.publish import send_again
-from mnistgrid.queue.routing import TRAIN_TASK
+from mnistgrid.routing import TRAIN_TASK
 from mnistgrid.settings import Settings
 from orchestrator.grid import parse_grid
 from orchestrator.submit import plan_sweep, submit_grid

@@ -31,7 +31,7 @@ from tests.integration.test_store import make_jobs
 
 pytestmark = pytest.mark.integration
 
-TABLES = {"alembic_version", "sweeps", "jobs", "epochs", "checkpoints"}
+TABLES = {"alembic_version", "sweeps", "jobs", "epochs", "checkpoints", "workers"}
 # Each must fail with "permission denied" even in a read-write transaction: the privileges are
 # the wall, the role's read-only default transactions only a second guard.
 WRITES = {

@@ -7,6 +7,7 @@ several stacks go on as one; cancel and resume of a sweep with parked jobs.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -161,3 +162,34 @@ def test_cancel_and_resume_of_a_sweep_with_parked_jobs(store: Store) -> None:
     # A job promoted past the rung, then resumed from it, trains on.
     claimed = store.claim_jobs(b[1:], "w4", 60)
     assert store.park_at_rungs("w4", {j: 1 for j in b[1:]}, check(store, b[1])).parked == ()
+
+
+def test_survivors_spread_over_idle_slots(store: Store) -> None:
+    (stack,) = new_sweep(store, [[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]])
+    acc = {job: 0.1 * n for n, job in enumerate(stack, start=1)}
+    store.check_in_worker("one@host", ["cpu", "report"], slots=2, seconds=60)
+    store.check_in_worker("two@host", ["cpu"], slots=1, seconds=60)
+    store.check_in_worker("gpu@host", ["gpu"], slots=4, seconds=60)  # not the survivors' queue
+    assert train_to(store, "w1", stack, 1, acc).promoted == tuple(stack[6:])
+    # Three idle cpu slots, one stack of three: a stack of one for each.
+    assert [store.get_job(j).group_key for j in stack[6:]] == [None, None, None]
+    workers = {w.name: (w.queues, w.slots) for w in store.live_workers()}
+    assert workers["one@host"] == (("cpu", "report"), 2) and len(workers) == 3
+
+
+def test_survivors_stay_stacked_when_the_slots_are_taken(store: Store) -> None:
+    (stack,) = new_sweep(store, [[0.1, 0.2, 0.3, 0.4, 0.5, 0.6]])
+    (held,) = new_sweep(store, [[0.7]], name="held")
+    new_sweep(store, [[0.01, 0.02]], name="waiting")  # a queued stack
+    store.check_in_worker("one@host", ["cpu"], slots=3, seconds=60)
+    store.check_in_worker("gone@host", ["cpu"], slots=8, seconds=0.05)
+    time.sleep(0.1)  # gone's check-in runs out: it may have been killed
+    store.claim_jobs(held, "trainer", 60)
+    # Of one's three slots, one trains `held` and one has the queued stack waiting for it.
+    acc = {job: 0.1 * n for n, job in enumerate(stack, start=1)}
+    assert train_to(store, "w1", stack, 1, acc).promoted == tuple(stack[4:])
+    keys = {store.get_job(j).group_key for j in stack[4:]}
+    assert len(keys) == 1 and None not in keys
+    assert [w.name for w in store.live_workers()] == ["one@host"]
+    assert store.check_out_worker("one@host") and not store.check_out_worker("one@host")
+    assert store.live_workers() == []

@@ -90,7 +90,8 @@ def alone(spec: JobSpec, mnist_dir: Path) -> float:
 
 def test_an_sha_sweep_parks_at_rungs_and_restacks_the_survivors(env, tmp_path, mnist_dir):
     store = Store(env["MNISTGRID_DATABASE_URL"])
-    with workers(env, tmp_path):
+    # One worker of one slot: nothing to spread the survivors over (the next test).
+    with workers(env, tmp_path, count=1):
         sweep_id = submit(env, tmp_path, "sha")
         planned = {job.job_id: job.group_key for job in store.sweep_jobs(sweep_id)}
         wait_until(lambda: store.get_sweep(sweep_id).status == "finished", 300, "the end")
@@ -113,6 +114,26 @@ def test_an_sha_sweep_parks_at_rungs_and_restacks_the_survivors(env, tmp_path, m
     assert shown.count("stopped") >= 5
     report = (Path(env["MNISTGRID_REPORTS_DIR"]) / "sha" / "report.md").read_text()
     assert "| epoch 1 | 6 | 2 | 4 |" in report and "| epoch 3 | 2 | 1 | 1 |" in report
+
+
+@pytest.mark.parametrize("env", ["sqlite"], indirect=True)
+def test_survivors_train_apart_on_idle_workers(env, tmp_path):
+    store = Store(env["MNISTGRID_DATABASE_URL"])
+    with workers(env, tmp_path) as started:
+        # Each worker is on the roster, as its node name with its one slot.
+        wait_until(lambda: len(store.live_workers()) == 2, 60, "two workers on the roster")
+        assert {(w.queues, w.slots) for w in store.live_workers()} == {(("cpu", "report"), 1)}
+        sweep_id = submit(env, tmp_path, "apart")
+        wait_until(lambda: store.get_sweep(sweep_id).status == "finished", 300, "the end")
+        stop_process(started[0])  # a warm shutdown leaves the roster
+        assert [w.name.split("@")[0] for w in store.live_workers()] == ["w1"]
+    survivors = [job for job in store.sweep_jobs(sweep_id) if job.cleared_rung >= 1]
+    assert len(survivors) == 2
+    # Two idle workers at the rung: the two survivors went on as two stacks of one, each
+    # epoch's time its own.
+    assert [job.group_key for job in survivors] == [None, None]
+    shares = {store.epochs(job.job_id)[1].seconds for job in survivors}
+    assert len(shares) == 2
 
 
 # The faults on PostgreSQL alone (the store's own tests race both backends at a rung), and

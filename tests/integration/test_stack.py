@@ -24,8 +24,8 @@ import pytest
 import redis
 
 from db.store import Store
-from mnistgrid.queue.routing import TRAIN_TASK
 from mnistgrid.report import report_paths
+from mnistgrid.routing import TRAIN_TASK
 from tests.integration.conftest import postgres_database
 from tests.integration.services import (
     free_port,

@@ -1,5 +1,5 @@
-"""What importing a module costs: a name from the queue's routing builds no Celery app, and the
-orchestrator's planning loads no torch (a bad grid is refused before torch would load)."""
+"""What importing a module costs: a task or queue name (mnistgrid.routing) builds no Celery app,
+and the orchestrator's planning loads no torch (a bad grid is refused before torch would load)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def loaded_after(module: str, watched: tuple[str, ...]) -> list[str]:
     return json.loads(done.stdout)
 
 
-@pytest.mark.parametrize("module", ["mnistgrid.queue.routing", "mnistgrid.spec"])
+@pytest.mark.parametrize("module", ["mnistgrid.routing", "mnistgrid.spec"])
 def test_task_and_queue_names_import_without_celery(module):
     assert loaded_after(module, ("celery", "kombu", "torch")) == []
 

@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 
+from db.rungs import spread
 from mnistgrid.core.learner import fit
 from mnistgrid.core.stopping import (
     Reached,
@@ -198,3 +199,25 @@ def test_hyperband_deals_jobs_in_the_papers_proportions():
     for n_jobs in (0, 1, 5, 17, 100):
         shares = hyperband_shares(HYPERBAND, 27, n_jobs)
         assert sum(shares) == n_jobs and shares == sorted(shares, reverse=True)
+
+
+@pytest.mark.parametrize(
+    ("sizes", "slots", "spread_sizes"),
+    [
+        ([7], 2, [4, 3]),  # half stacks on two workers
+        ([3], 4, [1, 1, 1]),  # never below one member
+        ([8, 8, 8], 2, [8, 8, 8]),  # enough stacks already
+        ([6, 1], 4, [2, 2, 2, 1]),  # the most members per part are split first
+        ([5], 0, [5]),  # no idle slot known: whole
+        ([], 3, []),
+    ],
+)
+def test_a_rungs_survivors_are_spread_over_idle_slots(sizes, slots, spread_sizes):
+    stacks = [
+        [JobSpec(model="linear", lr=0.1 * (n + 1) + s) for n in range(size)]
+        for s, size in enumerate(sizes)
+    ]
+    spread_stacks = spread(stacks, slots)
+    assert [len(stack) for stack in spread_stacks] == spread_sizes
+    members = [spec for stack in stacks for spec in stack]
+    assert sorted(s.lr for stack in spread_stacks for s in stack) == sorted(s.lr for s in members)

@@ -20,7 +20,7 @@ from mnistgrid.cli.commands.options import service_options, settings_from
 from mnistgrid.core.machine import usable_cores
 from mnistgrid.errors import BadInput
 from mnistgrid.queue.app import filesystem_folder
-from mnistgrid.queue.routing import REPORT_QUEUE
+from mnistgrid.routing import REPORT_QUEUE
 from mnistgrid.settings import Settings
 
 
