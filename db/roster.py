@@ -2,10 +2,10 @@
 many of those slots have nothing to do.
 
 A worker checks in from its healer every half lease, counting as alive for two of its own
-leases after that, and checks out at a warm shutdown. Only a synchronous rung reads the roster, to spread its
-survivors over idle slots (db/rungs.py); a stale row (a killed worker) or a missing one (a
-worker between its start and its first check-in) only makes the rung's stacks smaller or larger
-than they might be, never loses or repeats a job.
+leases after that, and checks out at a warm shutdown. Only a synchronous rung reads the roster,
+to spread its survivors over idle slots (db/rungs.py); a stale row (a killed worker) or a
+missing one (a worker between its start and its first check-in) only makes the rung's stacks
+smaller or larger than they might be, never loses or repeats a job.
 
 Private to db/: these work inside a session the store (db/store.py) opened.
 """

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from rich.table import Table
 
-from db.records import TERMINAL_JOB_STATUSES, JobInfo, SweepInfo
+from db.records import TERMINAL_JOB_STATUSES, JobInfo, SweepInfo, WorkerInfo
 from orchestrator.progress import config_label, epochs_of, status_text
 
 
@@ -23,6 +23,16 @@ def sweeps_table(sweeps: list[SweepInfo]) -> Table:
             str(s.counts.get("failed", 0)),
             f"{s.created_at:%Y-%m-%d %H:%M}",
         )
+    return table
+
+
+def workers_table(workers: list[WorkerInfo]) -> Table | str:
+    """The live workers, or a line saying there are none (nothing trains until one starts)."""
+    if not workers:
+        return "no live workers: nothing trains until one starts (`mnistgrid worker`)"
+    table = Table("worker", "queues", "slots", title="live workers")
+    for worker in workers:
+        table.add_row(worker.name, ",".join(worker.queues), str(worker.slots))
     return table
 
 

@@ -96,8 +96,8 @@ def heal_until(app: Celery, settings: Settings, seat: Seat, stop: threading.Even
 
 def check_in(settings: Settings, seat: Seat) -> None:
     """On the roster for two leases: the next check-in comes within half of one after a
-    reconcile, and a slow reconcile must not take a live worker off (a killed one stays on a
-    little longer, which only keeps a rung's stacks whole)."""
+    reconcile, and a slow reconcile must not take a live worker off. A killed worker stays on
+    that long, which at worst splits a rung's survivors into a part too many."""
     try:
         shared_store(settings.database_url).check_in_worker(
             seat.name, seat.queues, seat.slots, 2 * settings.lease_seconds
@@ -109,5 +109,5 @@ def check_in(settings: Settings, seat: Seat) -> None:
 def check_out(settings: Settings, seat: Seat) -> None:
     try:
         shared_store(settings.database_url).check_out_worker(seat.name)
-    except Exception:  # noqa: BLE001 - the row runs out by itself within a lease
+    except Exception:  # noqa: BLE001 - the row runs out by itself within two leases
         log.warning("healer: could not check out of the roster", exc_info=True)

@@ -117,3 +117,5 @@ def test_status_and_sweeps_list_what_was_submitted(env, tmp_path):
     assert "listed" in listed.stdout and listed.returncode == 0
     status = run_cli(env, "status", "listed")
     assert status.returncode == 0 and status.stdout.count("queued") >= 2
+    everything = run_cli(env, "status")  # no worker was started: it says so
+    assert "listed" in everything.stdout and "no live workers" in everything.stdout

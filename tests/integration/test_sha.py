@@ -123,6 +123,8 @@ def test_survivors_train_apart_on_idle_workers(env, tmp_path):
         # Each worker is on the roster, as its node name with its one slot.
         wait_until(lambda: len(store.live_workers()) == 2, 60, "two workers on the roster")
         assert {(w.queues, w.slots) for w in store.live_workers()} == {(("cpu", "report"), 1)}
+        shown = run_cli(env, "status").stdout
+        assert "live workers" in shown and "w0@" in shown and "w1@" in shown
         sweep_id = submit(env, tmp_path, "apart")
         wait_until(lambda: store.get_sweep(sweep_id).status == "finished", 300, "the end")
         stop_process(started[0])  # a warm shutdown leaves the roster

@@ -8,8 +8,9 @@ import math
 import pytest
 import torch
 
-from db.rungs import spread
+from db.rungs import restack, spread
 from mnistgrid.core.learner import fit
+from mnistgrid.core.stacking import shape_of
 from mnistgrid.core.stopping import (
     Reached,
     asha_rungs,
@@ -221,3 +222,13 @@ def test_a_rungs_survivors_are_spread_over_idle_slots(sizes, slots, spread_sizes
     assert [len(stack) for stack in spread_stacks] == spread_sizes
     members = [spec for stack in stacks for spec in stack]
     assert sorted(s.lr for stack in spread_stacks for s in stack) == sorted(s.lr for s in members)
+
+
+@pytest.mark.parametrize(
+    ("survivors", "size", "stack_sizes"),
+    [(22, 16, [11, 11]), (17, 16, [9, 8]), (5, 16, [5]), (48, 16, [16, 16, 16]), (3, 1, [1] * 3)],
+)
+def test_a_rungs_survivors_go_on_in_stacks_of_even_sizes(survivors, size, stack_sizes):
+    specs = [JobSpec(model="linear", lr=0.01 * (n + 1)) for n in range(survivors)]
+    stacks = restack(specs, {shape_of(specs[0]): size})
+    assert sorted((len(stack) for stack in stacks), reverse=True) == stack_sizes

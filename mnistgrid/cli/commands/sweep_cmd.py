@@ -27,7 +27,7 @@ from orchestrator.grid import load_grid
 from orchestrator.progress import END_POLL
 from orchestrator.progress import watch as watch_sweep
 from orchestrator.submit import plan_sweep, submit_grid, sweep_name
-from orchestrator.tables import jobs_table, sweeps_table
+from orchestrator.tables import jobs_table, sweeps_table, workers_table
 
 # How long `--wait` waits for the worker's report after the sweep ends.
 REPORT_PATIENCE = 120.0
@@ -145,6 +145,7 @@ def status(sweep: str | None, **services: object) -> None:
     store = existing_store(settings)
     if sweep is None:
         console().print(sweeps_table(store.list_sweeps()))
+        console().print(workers_table(store.live_workers()))
         return
     info = store.get_sweep(sweep)
     title = f"sweep {info.name} (id {info.sweep_id}): {info.status}"
