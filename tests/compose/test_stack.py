@@ -586,7 +586,7 @@ def test_down_then_up_publishing_keeps_the_state_and_resubmitting_is_a_no_op(
     stack.publish(**publishing)
     stack.up()
     migrated = stack.compose("logs", "--no-color", "migrate").stdout
-    assert "role mnistgrid_readonly may read the 5 tables of schema public" in migrated
+    assert "role mnistgrid_readonly may read the 6 tables of schema public" in migrated
 
     def web_reads() -> bool:
         try:
