@@ -19,6 +19,7 @@ from db.clock import Clock
 from db.leases import lease_live
 from db.models import JobModel, WorkerModel
 from db.queries import update_rows
+from db.records import WorkerInfo
 
 
 def check_in(
@@ -43,11 +44,11 @@ def check_out(session: Session, name: str) -> bool:
     return bool(session.execute(delete(WorkerModel).where(WorkerModel.name == name)).rowcount)
 
 
-def live_workers(session: Session, clock: Clock) -> list[tuple[str, str, int]]:
-    """(name, queues, slots) of every worker alive now, by name."""
+def live_workers(session: Session, clock: Clock) -> list[WorkerInfo]:
+    """Every worker alive now, by name."""
     return [
-        tuple(row)
-        for row in session.execute(
+        WorkerInfo(name, tuple(queues.split(",")), slots)
+        for name, queues, slots in session.execute(
             select(WorkerModel.name, WorkerModel.queues, WorkerModel.slots)
             .where(WorkerModel.alive_until > clock.now())
             .order_by(WorkerModel.name)
@@ -59,7 +60,7 @@ def idle_slots(session: Session, clock: Clock, queue: str) -> int:
     """The live slots consuming `queue` that neither train a stack nor have one waiting for
     them. Running and queued stacks are counted whatever their queue: in a mix of CPU and GPU
     workers this errs towards fewer idle slots, which keeps stacks whole."""
-    slots = sum(s for _, queues, s in live_workers(session, clock) if queue in queues.split(","))
+    slots = sum(w.slots for w in live_workers(session, clock) if queue in w.queues)
     if not slots:
         return 0
     busy = session.scalar(

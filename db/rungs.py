@@ -5,8 +5,8 @@ The decision is taken in the transaction that completes the rung, under the swee
 so of two workers completing it at once exactly one decides. The top 1/reduction of the
 bracket go on (`queued` again, the rung `cleared`), re-stacked with the survivors of other
 stacks of their shape; the rest end `stopped`. When those stacks are fewer than the workers'
-idle slots (db/roster.py), the largest are split until each idle slot has one: otherwise a
-rung's few survivors would train on one worker while the others wait.
+idle slots (db/roster.py), they are split until each idle slot has one: otherwise a rung's
+few survivors would train on one worker while the others wait.
 
 Private to db/: these work inside a session the store (db/store.py) opened.
 """
@@ -191,7 +191,7 @@ def spread(stacks: list[list[JobSpec]], slots: int) -> list[list[JobSpec]]:
     epoch sooner than the whole one on one. Stacks are split, never merged (shapes differ)."""
     parts = [1] * len(stacks)
     while stacks and sum(parts) < slots:
-        widest = max(range(len(stacks)), key=lambda i: -(-len(stacks[i]) // parts[i]))
+        widest = max(range(len(stacks)), key=lambda i: math.ceil(len(stacks[i]) / parts[i]))
         if len(stacks[widest]) <= parts[widest]:
             break  # one member per part everywhere
         parts[widest] += 1

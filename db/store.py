@@ -656,10 +656,7 @@ class Store:
 
     def live_workers(self) -> list[WorkerInfo]:
         with self._read() as session:
-            return [
-                WorkerInfo(name, tuple(queues.split(",")), slots)
-                for name, queues, slots in roster.live_workers(session, self._clock)
-            ]
+            return roster.live_workers(session, self._clock)
 
     # -- plumbing ---------------------------------------------------------------------------
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from dataclasses import dataclass
 
 from celery import Celery, bootsteps
 
+from db.records import WorkerInfo
 from db.store import shared_store
 from mnistgrid.queue.reconcile import reconcile
 from mnistgrid.settings import Settings, load_settings
@@ -55,27 +55,19 @@ class Healer(bootsteps.StartStopStep):
             check_out(self._settings, self._seat)
 
 
-@dataclass(frozen=True)
-class Seat:
+def seat_of(worker: object) -> WorkerInfo:
     """The worker as the roster lists it: its node name, the queues it consumes, and how many
-    stacks it trains at once."""
-
-    name: str
-    queues: list[str]
-    slots: int
-
-
-def seat_of(worker: object) -> Seat:
-    # The pool's limit, not --concurrency: a solo pool (a GPU worker) trains one stack.
+    stacks it trains at once: its pool's limit, not --concurrency (a solo pool, a GPU
+    worker's, trains one)."""
     pool_limit = getattr(worker.pool, "limit", None)  # type: ignore[attr-defined]
-    return Seat(
+    return WorkerInfo(
         worker.hostname,  # type: ignore[attr-defined]
-        sorted(worker.app.amqp.queues.consume_from),  # type: ignore[attr-defined]
+        tuple(sorted(worker.app.amqp.queues.consume_from)),  # type: ignore[attr-defined]
         pool_limit or worker.concurrency,  # type: ignore[attr-defined]
     )
 
 
-def heal_until(app: Celery, settings: Settings, seat: Seat, stop: threading.Event) -> None:
+def heal_until(app: Celery, settings: Settings, seat: WorkerInfo, stop: threading.Event) -> None:
     """Check in, then reconcile, every half lease until `stop` is set. The first check-in is
     at once, the first reconcile soon after the start (a worker that replaces a dead one heals
     at once); jitter keeps many workers from reconciling in step."""
@@ -94,7 +86,7 @@ def heal_until(app: Celery, settings: Settings, seat: Seat, stop: threading.Even
         wait = interval * random.uniform(0.8, 1.0)
 
 
-def check_in(settings: Settings, seat: Seat) -> None:
+def check_in(settings: Settings, seat: WorkerInfo) -> None:
     """On the roster for two leases: the next check-in comes within half of one after a
     reconcile, and a slow reconcile must not take a live worker off. A killed worker stays on
     that long, which at worst splits a rung's survivors into a part too many."""
@@ -106,7 +98,7 @@ def check_in(settings: Settings, seat: Seat) -> None:
         log.warning("healer: could not check in on the roster", exc_info=True)
 
 
-def check_out(settings: Settings, seat: Seat) -> None:
+def check_out(settings: Settings, seat: WorkerInfo) -> None:
     try:
         shared_store(settings.database_url).check_out_worker(seat.name)
     except Exception:  # noqa: BLE001 - the row runs out by itself within two leases
