@@ -17,9 +17,10 @@ from db.clock import Clock
 from db.endings import end_jobs
 from db.leases import held_by, renew
 from db.models import CheckpointModel, EpochModel, JobModel
-from db.records import EpochWrite, Recorded, StopCheck
+from db.records import EpochWrite, Recorded, ShareCheck, StopCheck
 from db.rows import epoch_values
 from db.rungs import park, settle_and_finish
+from db.sharing import share_out
 from db.standings import jobs_the_rule_stops
 from mnistgrid.core.stopping import decides_at
 
@@ -31,6 +32,7 @@ def record_epochs(
     lease_seconds: float,
     writes: Sequence[EpochWrite],
     stop: StopCheck | None,
+    share: ShareCheck | None = None,
 ) -> Recorded:
     """Store each write of a job `worker` holds; see `Store.record_epochs`."""
     held = renew(session, clock, [w.job_id for w in writes], worker, lease_seconds)
@@ -46,13 +48,19 @@ def record_epochs(
     if at_rung and stop is not None:
         ended.append(stop.sweep_id)
     finished, settled = settle_and_finish(session, clock, ended)
+    keep_training = len(held) == len(writes) and "cancelled" not in held.values()
+    shared = []
+    if share is not None and keep_training:
+        staying = [w.job_id for w in alive if w.job_id not in at_rung and w.job_id not in stopped]
+        shared = share_out(session, clock, worker, staying, share, writes[0].row.epoch)
     return Recorded(
-        keep_training=len(held) == len(writes) and "cancelled" not in held.values(),
+        keep_training=keep_training,
         diverged=tuple(diverged),
         stopped=tuple(sorted(stopped)),
         parked=tuple(at_rung),
         promoted=tuple(settled.promoted),
         stopped_at_rung=tuple(settled.stopped),
+        shared=tuple(shared),
         sweeps_ended=tuple(finished),
     )
 

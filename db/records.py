@@ -133,6 +133,15 @@ class StopCheck:
 
 
 @dataclass(frozen=True, slots=True)
+class ShareCheck:
+    """A stack that splits over idle slots of `queue` (db/sharing.py) while its members have
+    at least two of their `epochs` left."""
+
+    queue: str
+    epochs: int
+
+
+@dataclass(frozen=True, slots=True)
 class Recorded:
     """What `record_epochs` did. `keep_training`: every job is still the worker's and its sweep
     not cancelled; otherwise the stack stops at this epoch boundary."""
@@ -143,6 +152,7 @@ class Recorded:
     parked: tuple[int, ...] = ()  # by a synchronous rule (SHA, Hyperband): waiting at a rung
     promoted: tuple[int, ...] = ()  # past a rung this epoch completed: queued, to be sent
     stopped_at_rung: tuple[int, ...] = ()  # ... and the parked jobs that rung stopped
+    shared: tuple[int, ...] = ()  # handed back to train on idle slots, to be sent
     sweeps_ended: tuple[int, ...] = ()
 
 

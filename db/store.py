@@ -57,6 +57,7 @@ from db.records import (
     JobInfo,
     NewJob,
     Recorded,
+    ShareCheck,
     StopCheck,
     SweepChanges,
     SweepCreated,
@@ -431,13 +432,18 @@ class Store:
         *,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         stop: StopCheck | None = None,
+        share: ShareCheck | None = None,
     ) -> Recorded:
         """A stack's epoch in one transaction: for each job `worker` holds, its epoch row
         (re-written if there), its checkpoint, its lease renewed; the jobs that diverged end
         `diverged`; with `stop`, the sweep's rule decides at this epoch and the jobs it stops
-        end `stopped`. Jobs no longer `worker`'s are not written (`keep_training` False)."""
+        end `stopped`; with `share`, the members that idle slots should train are handed back
+        as stacks of their own (`Recorded.shared`; db/sharing.py). Jobs no longer `worker`'s
+        are not written (`keep_training` False)."""
         with self._write() as session:
-            return epochs.record_epochs(session, self._clock, worker, lease_seconds, writes, stop)
+            return epochs.record_epochs(
+                session, self._clock, worker, lease_seconds, writes, stop, share
+            )
 
     @_retrying
     def park_at_rungs(

@@ -4,7 +4,8 @@ The store is the truth: a job another live worker holds, or one already finished
 so a duplicate delivery is harmless; a job taken over from a dead worker resumes from its last
 checkpoint. From the claim on, a lease keeper holds every claimed job's lease and the grid's
 time limit; whatever fails before or during training fails the job at once, with its error;
-a worker shutting down hands its jobs back at the next epoch boundary, at no cost to them.
+a worker shutting down hands its jobs back at the next epoch boundary, at no cost to them,
+and a stack with work left hands part of its members to idle workers there (db/sharing.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import torch
 from pydantic import ValidationError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from db.records import Claim, EpochRow, EpochWrite, Recorded, StopCheck, SweepInfo
+from db.records import Claim, EpochRow, EpochWrite, Recorded, ShareCheck, StopCheck, SweepInfo
 from db.store import Store
 from mnistgrid import __version__
 from mnistgrid.core.checkpoint import load_checkpoint, save_checkpoint
@@ -29,6 +30,7 @@ from mnistgrid.core.train_data import TrainData
 from mnistgrid.core.training import train_jobs
 from mnistgrid.data.datasets import load_task
 from mnistgrid.errors import describe_validation_error
+from mnistgrid.routing import queue_of
 from mnistgrid.settings import Settings
 from mnistgrid.spec import DataSpec, JobSpec, StopSpec
 from workers.lease import LeaseKeeper
@@ -85,13 +87,15 @@ class Outcome:
     stopped: list[int] = field(default_factory=list)  # by the sweep's early-stopping rule
     parked: list[int] = field(default_factory=list)  # waiting at a rung (sha, hyperband)
     promoted: list[int] = field(default_factory=list)  # past a rung: queued, to be sent
+    shared: list[int] = field(default_factory=list)  # handed to idle workers: sent already
 
     def add(self, recorded: Recorded) -> None:
-        """What a store write that may stop, park or promote jobs did."""
+        """What a store write that may stop, park, promote or share jobs did."""
         self.sweeps_ended += recorded.sweeps_ended
         self.stopped += [*recorded.stopped, *recorded.stopped_at_rung]
         self.parked += recorded.parked
         self.promoted += recorded.promoted
+        self.shared += recorded.shared
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,10 @@ def never() -> bool:
     return False
 
 
+# Sends the messages of jobs handed back in the middle of a task: a stack's shared members.
+Send = Callable[[list[int]], None]
+
+
 @dataclass
 class JobRunner:
     store: Store
@@ -118,6 +126,8 @@ class JobRunner:
     worker: str
     # True once the worker is shutting down: stop at the next epoch boundary and hand back.
     shutting_down: Callable[[], bool] = never
+    # With it, a stack shares its members with idle workers (db/sharing.py); without, never.
+    send: Send | None = None
 
     def run(self, job_ids: Sequence[int]) -> Outcome:
         """Train what can be claimed of `job_ids`."""
@@ -157,7 +167,7 @@ class JobRunner:
             claims, ready = self.wait_at_rungs(claims, ready, stop, outcome)
             if not claims:
                 return None
-            recorder = EpochRecorder(self, claims, outcome, stop)
+            recorder = EpochRecorder(self, claims, outcome, stop, self.share_check(ready.specs))
             results = train_jobs(ready.specs, ready.data, recorder, ready.start)
         except SetUpFailed as error:
             return self.fail(claims, str(error), outcome)
@@ -206,6 +216,11 @@ class JobRunner:
         return [claims[i] for i in keep], SetUp(
             [ready.specs[i] for i in keep], ready.data, [ready.start[i] for i in keep]
         )
+
+    def share_check(self, specs: list[JobSpec]) -> ShareCheck | None:
+        if self.send is None or len(specs) < 2:
+            return None
+        return ShareCheck(queue_of(specs[0]), specs[0].epochs)
 
     def fail(self, claims: list[Claim], error: str, outcome: Outcome) -> None:
         for claim in claims:
@@ -271,9 +286,15 @@ class EpochRecorder:
     jobs must still be ours to train (a cancelled sweep or a shutdown stops here)."""
 
     def __init__(
-        self, runner: JobRunner, claims: list[Claim], outcome: Outcome, stop: StopCheck | None
+        self,
+        runner: JobRunner,
+        claims: list[Claim],
+        outcome: Outcome,
+        stop: StopCheck | None,
+        share: ShareCheck | None,
     ) -> None:
-        self.runner, self.claims, self.outcome, self.stop = runner, claims, outcome, stop
+        self.runner, self.claims, self.outcome = runner, claims, outcome
+        self.stop, self.share = stop, share
         self.member_of = {claim.job_id: member for member, claim in enumerate(claims)}
 
     def __call__(self, events: list[MemberEpoch]) -> list[int]:
@@ -283,12 +304,27 @@ class EpochRecorder:
             [self.write(event) for event in events],
             lease_seconds=runner.settings.lease_seconds,
             stop=self.stop,
+            share=self.share,
         )
         self.outcome.add(recorded)
+        if recorded.shared:
+            self.send_shared(list(recorded.shared))
         if not recorded.keep_training or runner.shutting_down():
             raise StopTraining
-        # Stopped and parked members leave the stack; the others train on.
-        return [self.member_of[job_id] for job_id in (*recorded.stopped, *recorded.parked)]
+        # Stopped, parked and shared members leave the stack; the others train on.
+        leaving = (*recorded.stopped, *recorded.parked, *recorded.shared)
+        return [self.member_of[job_id] for job_id in leaving]
+
+    def send_shared(self, job_ids: list[int]) -> None:
+        """At once: an idle worker is waiting for them. A broker that cannot take the messages
+        now loses nothing: the jobs are queued in the store, and the healers send them again."""
+        assert self.runner.send is not None, "a stack shares only with a way to send"
+        try:
+            self.runner.send(job_ids)
+        except Exception:  # noqa: BLE001 - the healers' reconcile sends them again
+            log.warning("could not send the shared jobs %s yet", job_ids, exc_info=True)
+        else:
+            log.info("shared jobs %s with idle workers", job_ids)
 
     def write(self, event: MemberEpoch) -> EpochWrite:
         checkpoint = None

@@ -47,7 +47,9 @@ def _init_process(**_: object) -> None:
 @app.task(name=TRAIN_TASK, base=RetryAtOnce, autoretry_for=TRANSIENT)
 def train_jobs(job_ids: list[int]) -> dict[str, object]:
     """Train the jobs `job_ids` (one job, or a group of same-shape jobs) of one sweep."""
-    runner = JobRunner(store(), load_settings(), worker_name(), _shutting_down.is_set)
+    runner = JobRunner(
+        store(), load_settings(), worker_name(), _shutting_down.is_set, send=send_now
+    )
     outcome = runner.run(job_ids)
     for sweep_id in outcome.sweeps_ended:
         # The report is a task of its own: a failure or a retry there never touches the jobs.
@@ -67,4 +69,10 @@ def train_jobs(job_ids: list[int]) -> dict[str, object]:
         "stopped": outcome.stopped,
         "parked": outcome.parked,
         "promoted": outcome.promoted,
+        "shared": outcome.shared,
     }
+
+
+def send_now(job_ids: list[int]) -> None:
+    """Send jobs handed back in the middle of this task (a stack sharing its members)."""
+    send_again(store(), app, store().get_job(job_ids[0]).sweep_id, job_ids)
