@@ -2,10 +2,11 @@
 many of those slots have nothing to do.
 
 A worker checks in from its healer every half lease, counting as alive for two of its own
-leases after that, and checks out at a warm shutdown. Only a synchronous rung reads the roster,
-to spread its survivors over idle slots (db/rungs.py); a stale row (a killed worker) or a
-missing one (a worker between its start and its first check-in) only makes the rung's stacks
-smaller or larger than they might be, never loses or repeats a job.
+leases after that, and checks out at a warm shutdown. Two things read the roster: a synchronous
+rung, to spread its survivors over idle slots (db/rungs.py), and a running stack at each epoch
+boundary, to share its members with them (db/sharing.py). A stale row (a killed worker) or a
+missing one (a worker between its start and its first check-in) only makes stacks smaller or
+larger than they might be, never loses or repeats a job.
 
 Private to db/: these work inside a session the store (db/store.py) opened.
 """
@@ -68,6 +69,8 @@ def idle_slots(session: Session, clock: Clock, queue: str) -> int:
             JobModel.status == "running", lease_live(clock)
         )
     )
+    if busy >= slots:
+        return 0  # the common case, read every epoch of a stack: no need to count the queue
     queued = session.execute(
         select(JobModel.group_key, func.count())
         .where(JobModel.status == "queued")
