@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     group_size: int = Field(default=16, ge=1, le=256)
     # ... and fewer when the stack would need more memory than this (MiB, estimated).
     group_memory_mb: int = Field(default=2048, ge=16)
+    # A running stack hands part of its members to idle workers at an epoch boundary.
+    share_stacks: bool = True
     # Polling of the serverless filesystem broker (kombu's default of 1 s makes queues sluggish).
     broker_polling_interval: float = Field(default=0.05, gt=0)
     # Attempts before a job that keeps failing (or killing its worker) is given up as failed.

@@ -47,9 +47,9 @@ def _init_process(**_: object) -> None:
 @app.task(name=TRAIN_TASK, base=RetryAtOnce, autoretry_for=TRANSIENT)
 def train_jobs(job_ids: list[int]) -> dict[str, object]:
     """Train the jobs `job_ids` (one job, or a group of same-shape jobs) of one sweep."""
-    runner = JobRunner(
-        store(), load_settings(), worker_name(), _shutting_down.is_set, send=send_now
-    )
+    settings = load_settings()
+    send = send_now if settings.share_stacks else None
+    runner = JobRunner(store(), settings, worker_name(), _shutting_down.is_set, send=send)
     outcome = runner.run(job_ids)
     for sweep_id in outcome.sweeps_ended:
         # The report is a task of its own: a failure or a retry there never touches the jobs.

@@ -69,6 +69,9 @@ def test_a_killed_worker_costs_at_most_the_epoch_in_progress(env, tmp_path, fuse
     grid = linear_grid(tmp_path, "kill", 20, lrs, extra="").read_text()
     path = tmp_path / "kill.toml"
     path.write_text(grid.replace("fuse = false", f"fuse = {str(fused).lower()}"))
+    # The stack stays on the worker that took it, so the kill hits all of it (a stack shared
+    # with the idle worker meets kills in tests/integration/test_chaos.py).
+    env = {**env, "MNISTGRID_SHARE_STACKS": "false"}
     started = [start_worker(env, f"k{i}", tmp_path / f"k{i}.log") for i in range(2)]
     try:
         assert run_cli(env, "submit", str(path)).returncode == 0
@@ -279,7 +282,9 @@ def test_a_pickled_message_is_refused(env, tmp_path):
     redis.Redis.from_url(env["MNISTGRID_BROKER_URL"]).delete("cpu")
     store = Store(env["MNISTGRID_DATABASE_URL"])
     (job,) = store.sweep_jobs(store.get_sweep("pickle").sweep_id)
-    with workers(env, tmp_path, count=1):
+    # A lease long enough that the worker's first reconcile, which a slow start can delay past
+    # a short one, does not send the drained job again.
+    with workers({**env, "MNISTGRID_LEASE_SECONDS": "120"}, tmp_path, count=1):
         app = make_celery(load_settings().with_overrides(broker_url=env["MNISTGRID_BROKER_URL"]))
         app.send_task(TRAIN_TASK, args=[[job.job_id]], queue="cpu", serializer="pickle")
         log = tmp_path / "worker0.log"

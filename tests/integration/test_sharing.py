@@ -140,7 +140,8 @@ def env(mnist_dir, tmp_path):
         )
 
 
-def test_two_workers_share_a_sweeps_one_stack(env, tmp_path, mnist_dir):
+def submit_to_two_workers(env: dict[str, str], tmp_path: Path) -> list:
+    """The sweep of one stack, submitted once both workers are on the roster; its jobs."""
     store = Store(env["MNISTGRID_DATABASE_URL"])
     grid = tmp_path / "shared.toml"
     grid.write_text(STACK_GRID)
@@ -149,6 +150,13 @@ def test_two_workers_share_a_sweeps_one_stack(env, tmp_path, mnist_dir):
         assert run_cli(env, "submit", str(grid), "--wait").returncode == 0
     jobs = store.sweep_jobs(store.get_sweep("shared").sweep_id)
     assert [job.status for job in jobs] == ["succeeded"] * 4
+    for job in jobs:
+        assert epochs_of(store, job.job_id) == list(range(1, 7))  # each epoch once
+    return jobs
+
+
+def test_two_workers_share_a_sweeps_one_stack(env, tmp_path, mnist_dir):
+    jobs = submit_to_two_workers(env, tmp_path)
     # One stack was planned; the idle worker took half of it at the first epoch boundary (and
     # either may take part of the other's later, when it ends first).
     assert len({job.worker for job in jobs}) == 2
@@ -156,10 +164,15 @@ def test_two_workers_share_a_sweeps_one_stack(env, tmp_path, mnist_dir):
     logs = "".join(path.read_text() for path in tmp_path.glob("worker*.log"))
     assert "shared jobs" in logs
     for job in jobs:
-        assert epochs_of(store, job.job_id) == list(range(1, 7))  # each epoch once
-    for job in jobs:
         spec = JobSpec.model_validate(job.params)
         data = load_task(mnist_dir, Path.home() / ".cache" / "mnistgrid", spec.data)
         assert abs(job.final_acc - train_jobs([spec], data)[0].final.valid_acc) <= (
             ACCURACY_TOLERANCE
         )
+
+
+def test_workers_told_not_to_share_keep_the_stack_whole(env, tmp_path):
+    jobs = submit_to_two_workers({**env, "MNISTGRID_SHARE_STACKS": "false"}, tmp_path)
+    assert len({job.worker for job in jobs}) == 1
+    assert len({job.group_key for job in jobs}) == 1
+    assert not any("shared jobs" in path.read_text() for path in tmp_path.glob("worker*.log"))
