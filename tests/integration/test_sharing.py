@@ -102,7 +102,8 @@ def test_a_stack_stays_whole(store: Store, why: str) -> None:
         waiting = NewJob(spec.key(), spec.model_dump(mode="json"), "mlp", spec.loss, 1.0, None)
         store.create_sweep("waiting", GRID, "waiting", [waiting])
     if why == "a worker's check-in ran out":
-        wait_until(lambda: not any(w.name == "two@host" for w in store.live_workers()), 5, "")
+        gone = lambda: not any(w.name == "two@host" for w in store.live_workers())  # noqa: E731
+        wait_until(gone, 5, "the check-in to run out")
     if why == "one epoch left":
         epoch = EPOCHS - 1
     if why == "unasked":
