@@ -79,15 +79,18 @@ def renew(
     return {job_id: status for job_id, status in held}
 
 
-def release(session: Session, clock: Clock, job_ids: Collection[int], worker: str) -> list[int]:
+def release(
+    session: Session, clock: Clock, job_ids: Collection[int], worker: str, **also: Any
+) -> list[int]:
     """Hand `worker`'s running jobs back: `queued`, no lease, nothing charged, their epochs
-    and checkpoints kept; returns those it held. The caller sends their messages again."""
+    and checkpoints kept, and the columns in `also` set too (a shared part's own stack key);
+    returns those it held. The caller sends their messages again."""
     if not job_ids:
         return []
     released = session.scalars(
         update_rows(JobModel)
         .where(JobModel.job_id.in_(sorted(job_ids)), held_by(worker))
-        .values(status="queued", worker=None, sent_at=clock.now(), **NO_LEASE)
+        .values(status="queued", worker=None, sent_at=clock.now(), **NO_LEASE, **also)
         .returning(JobModel.job_id)
     ).all()
     return sorted(released)

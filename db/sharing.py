@@ -16,9 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.clock import Clock
-from db.leases import NO_LEASE, held_by
+from db.leases import release
 from db.models import JobModel
-from db.queries import update_rows
 from db.records import ShareCheck
 from db.roster import idle_slots
 from mnistgrid.core.stacking import group_key
@@ -64,11 +63,4 @@ def hand_back(
             select(JobModel.params).where(JobModel.job_id.in_(part)).order_by(JobModel.job_id)
         ).all()
         key = group_key([JobSpec.model_validate(p) for p in params], salt=f"shared {epoch}:")
-    return list(
-        session.scalars(
-            update_rows(JobModel)
-            .where(JobModel.job_id.in_(part), held_by(worker))
-            .values(status="queued", worker=None, group_key=key, sent_at=clock.now(), **NO_LEASE)
-            .returning(JobModel.job_id)
-        ).all()
-    )
+    return release(session, clock, part, worker, group_key=key)

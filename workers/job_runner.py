@@ -115,8 +115,9 @@ def never() -> bool:
     return False
 
 
-# Sends the messages of jobs handed back in the middle of a task: a stack's shared members.
-Send = Callable[[list[int]], None]
+# Sends the messages of jobs of a sweep handed back in the middle of a task: a stack's shared
+# members. Called with the sweep's id and the jobs'.
+Send = Callable[[int, list[int]], None]
 
 
 @dataclass
@@ -218,7 +219,7 @@ class JobRunner:
         )
 
     def share_check(self, specs: list[JobSpec]) -> ShareCheck | None:
-        if self.send is None or len(specs) < 2:
+        if self.send is None:
             return None
         return ShareCheck(queue_of(specs[0]), specs[0].epochs)
 
@@ -320,7 +321,7 @@ class EpochRecorder:
         now loses nothing: the jobs are queued in the store, and the healers send them again."""
         assert self.runner.send is not None, "a stack shares only with a way to send"
         try:
-            self.runner.send(job_ids)
+            self.runner.send(self.claims[0].sweep_id, job_ids)
         except Exception:  # noqa: BLE001 - the healers' reconcile sends them again
             log.warning("could not send the shared jobs %s yet", job_ids, exc_info=True)
         else:

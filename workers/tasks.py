@@ -73,6 +73,6 @@ def train_jobs(job_ids: list[int]) -> dict[str, object]:
     }
 
 
-def send_now(job_ids: list[int]) -> None:
+def send_now(sweep_id: int, job_ids: list[int]) -> None:
     """Send jobs handed back in the middle of this task (a stack sharing its members)."""
-    send_again(store(), app, store().get_job(job_ids[0]).sweep_id, job_ids)
+    send_again(store(), app, sweep_id, job_ids)
