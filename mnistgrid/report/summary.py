@@ -35,7 +35,11 @@ def spread(values: list[float]) -> Spread | None:
     finite = [v for v in values if v is not None and math.isfinite(v)]
     if not finite:
         return None
-    return Spread(sum(finite) / len(finite), min(finite), max(finite), len(finite))
+    low, high = min(finite), max(finite)
+    # Clamped: the mean of equal values can round past them (3 x 0.1 / 3), and a bar from the
+    # mean to its range must not have a negative length.
+    mean = min(max(math.fsum(finite) / len(finite), low), high)
+    return Spread(mean, low, high, len(finite))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,174 @@
+"""Every report figure is laid out so that it reads: each text it draws lies inside the picture,
+no two texts it draws cover each other, a figure's legend covers no panel, and no two panels
+cover each other. For the sweeps whose figures differ in shape: the demo's (two models, three
+losses, a legend of lrs), one of seeds (bands), one stopped by ASHA, one of 32 lrs (a colour
+scale), one of a single linear job, a 3-vs-7 pair, and the confusion matrices of one family, of
+two and of three.
+
+    python -m pytest tests/integration/test_report_layout.py
+
+The sweeps are written through a real SQLite store with synthetic curves
+(tests/integration/twins.py); every figure is drawn on matplotlib's Agg canvas as the report
+saves it.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+from pathlib import Path
+
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.text import Text
+from matplotlib.transforms import Bbox
+
+from db.store import Store
+from mnistgrid.report.confusion import Confusion
+from mnistgrid.report.drawing import DRAWERS, FigureInputs, figure_names
+from mnistgrid.report.gather import gather
+from mnistgrid.report.summary import family_bests, loss_bests
+from tests.integration.twins import EXAMPLES, write_sweep
+
+pytestmark = pytest.mark.integration
+
+# Pixels two boxes may share at their edges (anti-aliasing, rounding).
+TOUCH = 1.0
+
+
+def grid_file(tmp_path: Path, name: str, body: str) -> Path:
+    path = tmp_path / f"{name}.toml"
+    path.write_text(f'name = "{name}"\n{body}\n')
+    return path
+
+
+def sweeps(tmp_path: Path) -> dict[str, Path]:
+    lrs = [round(10 ** (-2 + 3 * i / 31), 6) for i in range(32)]
+    pair = (EXAMPLES / "quick.toml").read_text().replace("[data]\n", "[data]\ndigits = [3, 7]\n")
+    return {
+        "quick": EXAMPLES / "quick.toml",
+        "seeds": grid_file(
+            tmp_path,
+            "seeded",
+            '[train]\nepochs = 4\n[grid]\nmodel = ["baseline", "linear", "mlp"]\n'
+            'loss = ["softmax_mse", "cross_entropy"]\nlr = [0.3, 1.0]\nseed = [0, 1, 2]',
+        ),
+        "asha": EXAMPLES / "asha.toml",
+        "lrs": grid_file(
+            tmp_path,
+            "lrs",
+            f'[train]\nepochs = 3\n[grid]\nmodel = ["baseline", "linear"]\nlr = {lrs}',
+        ),
+        "one": grid_file(tmp_path, "one", '[grid]\nmodel = "linear"\nlr = 0.5'),
+        "pair": grid_file(tmp_path, "pair", pair.replace('name = "quick"', "")),
+    }
+
+
+def confusion(classes: tuple[int, ...]) -> Confusion:
+    n = len(classes)
+    counts = tuple(
+        tuple(900 + 3 * t if t == p else (t * 7 + p * 3) % 40 for p in range(n)) for t in range(n)
+    )
+    return Confusion(counts, classes, "synthetic")
+
+
+@pytest.fixture(scope="module")
+def figures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Figure]:
+    """Every figure of every sweep above, drawn, by `sweep/figure`."""
+    folder = tmp_path_factory.mktemp("layout")
+    drawn: dict[str, Figure] = {}
+    with Store(f"sqlite:///{folder / 'mnistgrid.db'}") as store:
+        for sweep, path in sweeps(folder).items():
+            data = gather(store, write_sweep(store, path))
+            bests = family_bests(data)
+            matrices = [(b.family, confusion(data.classes)) for b in bests]
+            inputs = FigureInputs(data, bests, loss_bests(data), matrices)
+            for name in figure_names(inputs):
+                drawn[f"{sweep}/{name}"] = draw(DRAWERS[name](inputs))
+            if sweep == "quick":
+                for n in (1, 2):
+                    few = FigureInputs(data, bests, [], matrices[:n])
+                    drawn[f"quick/confusion of {n}"] = draw(DRAWERS["confusion"](few))
+    assert len(drawn) > 40
+    return drawn
+
+
+def draw(fig: Figure) -> Figure:
+    FigureCanvasAgg(fig).draw()
+    return fig
+
+
+def drawn_texts(fig: Figure) -> list[tuple[str, Bbox]]:
+    """The texts the figure drew, with their boxes in pixels: titles, labels, the tick labels
+    in view, legends and annotations."""
+    renderer = fig.canvas.get_renderer()
+    hidden_ticks = set()
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            shown = set(axis._update_ticks())  # the ticks a draw draws
+            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                if tick not in shown:
+                    hidden_ticks |= {tick.label1, tick.label2}
+    texts = []
+    for text in fig.findobj(Text):
+        if text in hidden_ticks or not text.get_visible() or not text.get_text().strip():
+            continue
+        if (axes := text.axes) is not None and not axes.get_visible():
+            continue
+        texts.append((text.get_text(), text.get_window_extent(renderer)))
+    return texts
+
+
+def overlap(a: Bbox, b: Bbox) -> bool:
+    return min(a.x1, b.x1) - max(a.x0, b.x0) > TOUCH and min(a.y1, b.y1) - max(a.y0, b.y0) > TOUCH
+
+
+def inside(box: Bbox, frame: Bbox) -> bool:
+    return (
+        box.x0 >= frame.x0 - TOUCH
+        and box.y0 >= frame.y0 - TOUCH
+        and box.x1 <= frame.x1 + TOUCH
+        and box.y1 <= frame.y1 + TOUCH
+    )
+
+
+def test_every_text_lies_inside_its_picture(figures: dict[str, Figure]) -> None:
+    outside = [
+        f"{name}: {text!r}"
+        for name, fig in figures.items()
+        for text, box in drawn_texts(fig)
+        if not inside(box, fig.bbox)
+    ]
+    assert not outside
+
+
+def test_no_two_texts_cover_each_other(figures: dict[str, Figure]) -> None:
+    covered = [
+        f"{name}: {a!r} and {b!r}"
+        for name, fig in figures.items()
+        for (a, box_a), (b, box_b) in combinations(drawn_texts(fig), 2)
+        if overlap(box_a, box_b)
+    ]
+    assert not covered
+
+
+def test_a_figure_legend_covers_no_panel(figures: dict[str, Figure]) -> None:
+    covered = [
+        f"{name}: legend over {ax.get_title()!r}"
+        for name, fig in figures.items()
+        for legend in fig.legends
+        for ax in fig.axes
+        if ax.get_visible() and overlap(legend.get_window_extent(), ax.get_window_extent())
+    ]
+    assert not covered
+
+
+def test_no_two_panels_cover_each_other(figures: dict[str, Figure]) -> None:
+    covered = [
+        f"{name}: {a.get_title()!r} and {b.get_title()!r}"
+        for name, fig in figures.items()
+        for a, b in combinations([ax for ax in fig.axes if ax.get_visible()], 2)
+        if overlap(a.get_tightbbox(), b.get_window_extent())
+        or overlap(a.get_window_extent(), b.get_tightbbox())
+    ]
+    assert not covered
