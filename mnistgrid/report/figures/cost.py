@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from matplotlib.figure import Figure
 
+from mnistgrid.report.figures.layout import Frame
 from mnistgrid.report.figures.style import (
     DIVERGED_COLOR,
     FAMILY_COLORS,
@@ -61,10 +62,11 @@ def plot_cost(data: SweepData) -> Figure:
     ax.set_title(f"Cost: training seconds against best accuracy{extra}")
     handles, labels = ax.get_legend_handles_labels()
     order = sorted(range(len(labels)), key=lambda i: labels[i] == "diverged job")
-    fig.legend(
+    frame = Frame(fig)
+    frame.legend_right(
+        fig,
         [handles[i] for i in order],
         [labels[i] for i in order],
-        loc="outside right upper",
         title="family (configurations)",
     )
-    return fig
+    return frame.apply()

@@ -7,7 +7,6 @@ seed. All lines of a panel are one LineCollection: a 1,000-job sweep stays a han
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.axes import Axes
 from matplotlib.cm import ScalarMappable
 from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.colors import BoundaryNorm, ListedColormap
@@ -16,6 +15,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
+from mnistgrid.report.figures.layout import Frame
 from mnistgrid.report.figures.panels import Panel, baseline_lines, trained_panels
 from mnistgrid.report.figures.style import (
     DIVERGED_COLOR,
@@ -76,17 +76,14 @@ def plot_curves(data: SweepData) -> Figure:
         panel.ax.set_xlabel("epoch")
         if panel.ax.get_subplotspec().is_first_col():
             panel.ax.set_ylabel("validation accuracy")
+    frame = Frame(fig)
     scale = len(lrs) > LEGEND_LRS
     if scale:
-        lr_colorbar(fig, [p.ax for p in panels], lrs, colors)
+        lr_colorbar(frame, lrs, colors)
     if handles := legend_handles(data, [] if scale else lrs, colors):
-        fig.legend(
-            handles=handles,
-            loc="outside right upper",
-            title=None if scale else "learning rate",
-        )
+        frame.legend_right(fig, handles=handles, title=None if scale else "learning rate")
     fig.suptitle("Learning curves (validation accuracy per epoch)")
-    return fig
+    return frame.apply()
 
 
 def draw_panel(panel: Panel, colors: LrColors) -> tuple[list[float], list[tuple[int, float]]]:
@@ -141,7 +138,7 @@ def mark_stopped(panel: Panel, floor: float) -> None:
         )
 
 
-def lr_colorbar(fig: Figure, axes: list[Axes], lrs: list[float], colors: LrColors) -> None:
+def lr_colorbar(frame: Frame, lrs: list[float], colors: LrColors) -> None:
     """The lrs as a scale of their colours, a few of them named: a legend line each would run
     off the figure (and cost more to lay out than the curves)."""
     scale = ScalarMappable(
@@ -149,9 +146,7 @@ def lr_colorbar(fig: Figure, axes: list[Axes], lrs: list[float], colors: LrColor
         cmap=ListedColormap([colors(lr) for lr in lrs]),
     )
     ticks = sorted({round(i) for i in np.linspace(0, len(lrs) - 1, COLORBAR_TICKS)})
-    bar = fig.colorbar(
-        scale, ax=axes, label="learning rate", ticks=ticks, pad=0.01, fraction=0.03, aspect=40
-    )
+    bar = frame.scale_right(scale, label="learning rate", ticks=ticks)
     bar.ax.set_yticklabels([f"{lrs[i]:.3g}" for i in ticks])
     bar.ax.minorticks_off()
 

@@ -6,6 +6,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from mnistgrid.report.confusion import Confusion
+from mnistgrid.report.figures.layout import Frame
 from mnistgrid.report.figures.style import FAMILY_COLORS, new_figure
 from mnistgrid.report.gather import SweepData
 from mnistgrid.report.summary import FamilyBest, digit_order, per_digit_spread
@@ -40,8 +41,9 @@ def plot_per_digit(data: SweepData, bests: list[FamilyBest]) -> Figure:
     ax.set_ylabel("validation accuracy on that digit")
     seeds = "; mean over its seeds, bars: range" if any(b.seeds.n > 1 for b in bests) else ""
     ax.set_title(f"Per-digit accuracy of each family's best job (at its best epoch{seeds})")
-    fig.legend(loc="outside lower center", ncols=min(4, len(bests)))
-    return fig
+    frame = Frame(fig)
+    frame.legend_below(ncols=min(4, len(bests)))
+    return frame.apply()
 
 
 def plot_confusions(confusions: list[tuple[str, Confusion]]) -> Figure:
@@ -57,10 +59,11 @@ def plot_confusions(confusions: list[tuple[str, Confusion]]) -> Figure:
         image = draw_matrix(ax, family, confusion)
     for ax in axes[n:]:
         ax.set_visible(False)
+    frame = Frame(fig, y_ticks=tuple(str(c) for c in confusions[0][1].classes))
     if image is not None:
-        fig.colorbar(image, ax=axes[:n].tolist(), shrink=0.8, label="fraction of the true digit")
+        frame.scale_right(image, label="fraction of the true digit")
     fig.suptitle("Confusion matrices of each family's best job")
-    return fig
+    return frame.apply()
 
 
 def draw_matrix(ax, family: str, confusion: Confusion):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from matplotlib.figure import Figure
 
+from mnistgrid.report.figures.layout import Frame
 from mnistgrid.report.figures.style import FAMILY_COLORS, new_figure
 from mnistgrid.report.summary import FamilyBest
 
 
 def plot_headline(bests: list[FamilyBest]) -> Figure:
-    fig = new_figure(9, 0.6 * len(bests) + 1.6)
+    fig = new_figure(9, 0.6 * len(bests) + 2.1)
     ax = fig.add_subplot()
     ys = list(range(len(bests)))[::-1]
     for y, best in zip(ys, bests, strict=True):
@@ -69,5 +70,7 @@ def plot_headline(bests: list[FamilyBest]) -> Figure:
     ax.set_ylim(-0.6, len(bests) - 0.4)
     ax.set_xlabel("best validation accuracy")
     ax.set_title("Best accuracy per family")
-    ax.legend(loc="lower left")
-    return fig
+    frame = Frame(fig, y_ticks=tuple(b.family for b in bests))
+    # Under the axes: inside, it covered the lowest family's point.
+    frame.legend_below(ncols=2)
+    return frame.apply()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from mnistgrid.report.figures.layout import Frame
 from mnistgrid.report.figures.panels import baseline_lines
 from mnistgrid.report.figures.style import LOSS_COLORS, new_figure
 from mnistgrid.report.gather import LOSS_ORDER, MODEL_ORDER, SweepData
@@ -54,6 +55,7 @@ def plot_losses(data: SweepData, bests: list[LossBest]) -> Figure:
         "Loss comparison: best accuracy per loss at its best learning rate"
         + (" (mean over seeds; bars: range)" if several else "")
     )
+    frame = Frame(fig)
     # Beside the axes, not on them: inside, it covered the bottom of the MLP's bars.
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, frameon=False)
-    return fig
+    frame.legend_right(ax, frameon=False)
+    return frame.apply()

@@ -11,6 +11,7 @@ from collections import Counter
 import numpy as np
 from matplotlib.figure import Figure
 
+from mnistgrid.report.figures.layout import Frame
 from mnistgrid.report.figures.panels import Panel, baseline_lines, trained_panels
 from mnistgrid.report.figures.style import (
     DIVERGED_COLOR,
@@ -56,11 +57,12 @@ def plot_lr_sensitivity(data: SweepData) -> Figure:
             handles.setdefault(
                 label.split(" (")[0] if label.startswith("diverged") else label, handle
             )
-    fig.legend(list(handles.values()), list(handles), loc="outside right upper")
+    frame = Frame(fig)
+    frame.legend_right(fig, list(handles.values()), list(handles))
     fig.suptitle(
         "Learning-rate sensitivity: final accuracy, mean over seeds (bars: range over seeds)"
     )
-    return fig
+    return frame.apply()
 
 
 def draw_panel(panel: Panel, floor: float) -> None:

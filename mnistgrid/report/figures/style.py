@@ -45,7 +45,8 @@ plt.rcParams.update(
 
 def new_figure(width: float, height: float) -> Figure:
     # Figure(), not plt.figure(): pyplot's registry would keep every figure alive.
-    return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    # No layout engine: each figure places itself (layout.py), at a fraction of the cost.
+    return Figure(figsize=(width, height), dpi=DPI)
 
 
 def save(fig: Figure, path: Path) -> Path:
