@@ -50,7 +50,8 @@ def new_figure(width: float, height: float) -> Figure:
 
 
 def save(fig: Figure, path: Path) -> Path:
-    fig.savefig(path, format="png", dpi=DPI)
+    # zlib's fastest level: a quarter of a figure's saving time for files a tenth bigger.
+    fig.savefig(path, format="png", dpi=DPI, pil_kwargs={"compress_level": 1})
     return path
 
 
