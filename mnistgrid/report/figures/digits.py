@@ -85,7 +85,6 @@ def draw_matrix(ax, family: str, confusion: Confusion):
             va="center",
             fontsize=6.5 if small else 10,
             color="white" if fractions[t, p] > 0.5 else "black",
-            in_layout=False,  # inside the axes: the layout need not measure a hundred cells
         )
     ax.set_xlabel("predicted digit")
     ax.set_ylabel("true digit")

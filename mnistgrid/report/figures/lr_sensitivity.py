@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from mnistgrid.report.figures.layout import Frame
@@ -21,7 +22,7 @@ from mnistgrid.report.figures.style import (
     lr_ticks,
 )
 from mnistgrid.report.gather import JobResult, SweepData
-from mnistgrid.report.summary import config_groups
+from mnistgrid.report.summary import Spread, config_groups
 
 LINESTYLES = ("-", "--", ":", "-.")
 MARKERS = ("o", "s", "^", "v", "D", "P")
@@ -40,11 +41,12 @@ def plot_lr_sensitivity(data: SweepData) -> Figure:
     lows = [s.low for p in panels for g in config_groups(p.jobs) if (s := g.final_acc)]
     floor = accuracy_floor(lows, quantile=0)
     lrs = data.lrs
+    # The panels share their axes: set once, for all (set on each, it was a sixth of the figure).
+    lr_ticks(panels[0].ax, lrs)
+    panels[0].ax.set_ylim(floor, 1.0)
     for panel in panels:
         draw_panel(panel, floor)
         baseline_lines(panel.ax, data, label=True)
-        lr_ticks(panel.ax, lrs)
-        panel.ax.set_ylim(floor, 1.0)
         panel.ax.set_xlabel("learning rate (log scale)")
         if panel.ax.get_subplotspec().is_first_col():
             panel.ax.set_ylabel("final validation accuracy")
@@ -75,22 +77,8 @@ def draw_panel(panel: Panel, floor: float) -> None:
         points = [(g.first.lr, s) for g in groups if (s := g.final_acc) is not None]
         label = panel.model if len(shapes) == 1 else shape_label(jobs[0])
         if points:
-            lr = np.array([p[0] for p in points])
-            mean = np.array([p[1].mean for p in points])
-            err = np.array(
-                [[p[1].mean - p[1].low for p in points], [p[1].high - p[1].mean for p in points]]
-            )
-            ax.errorbar(
-                lr,
-                mean,
-                yerr=err,
-                color=color,
-                ls=LINESTYLES[i % len(LINESTYLES)],
-                marker=MARKERS[i % len(MARKERS)],
-                markersize=5,
-                capsize=3,
-                label=label,
-            )
+            style = {"ls": LINESTYLES[i % len(LINESTYLES)], "marker": MARKERS[i % len(MARKERS)]}
+            draw_points(ax, points, color=color, markersize=5, label=label, **style)
     mark_stopped(panel)
     diverged = Counter(j.lr for j in panel.jobs if j.status == "diverged")
     for lr, n in diverged.items():
@@ -117,6 +105,19 @@ def draw_panel(panel: Panel, floor: float) -> None:
             zorder=5,
             label="diverged",
         )
+
+
+def draw_points(ax: Axes, points: list[tuple[float, Spread]], **style: object) -> None:
+    """Each lr's mean over its seeds, joined, with bars for their range where there are several."""
+    lr = np.array([p[0] for p in points])
+    mean = np.array([p[1].mean for p in points])
+    if all(p[1].n == 1 for p in points):
+        ax.plot(lr, mean, **style)  # no range to draw: a line is a tenth of an errorbar's cost
+        return
+    err = np.array(
+        [[p[1].mean - p[1].low for p in points], [p[1].high - p[1].mean for p in points]]
+    )
+    ax.errorbar(lr, mean, yerr=err, capsize=3, **style)
 
 
 def mark_stopped(panel: Panel) -> None:
