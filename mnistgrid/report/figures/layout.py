@@ -145,25 +145,23 @@ def _inches(renderer: RendererAgg, item: Legend | Colorbar, fig: Figure) -> tupl
     if isinstance(item, Colorbar):
         labels = [t.get_text() for t in item.ax.get_yticklabels()] + [SCALE_TEXT]
         widest = max(_text_width(renderer, t, "ytick.labelsize") for t in labels)
-        return SCALE_BAR + _tick_room() + widest + _label_room(item.ax.get_ylabel()), 0.0
+        return SCALE_BAR + _tick_room() + widest + _label_room(bool(item.ax.get_ylabel())), 0.0
     box = item.get_window_extent(renderer)
     return box.width / fig.dpi, box.height / fig.dpi
 
 
 def _left_of_panels(renderer: RendererAgg, panels: list[Axes], y_ticks: tuple[str, ...]) -> float:
     """Room left of the first column: its y tick labels and y label."""
-    ylabel = any(ax.get_ylabel() for ax in panels)
     widest = max(_text_width(renderer, t, "ytick.labelsize") for t in y_ticks)
-    return _tick_room() + widest + _label_room("y" if ylabel else "")
+    return _tick_room() + widest + _label_room(any(ax.get_ylabel() for ax in panels))
 
 
 def _below_panels(renderer: RendererAgg, panels: list[Axes]) -> float:
     """Room under a row: its x tick labels and x label."""
-    xlabel = any(ax.get_xlabel() for ax in panels)
     return (
         _tick_room()
         + _text_height(renderer, "0", "xtick.labelsize")
-        + _label_room("x" if xlabel else "")
+        + _label_room(any(ax.get_xlabel() for ax in panels))
     )
 
 
@@ -180,9 +178,9 @@ def _tick_room() -> float:
     return (mpl.rcParams["ytick.major.size"] + mpl.rcParams["ytick.major.pad"]) / 72
 
 
-def _label_room(label: str) -> float:
+def _label_room(labelled: bool) -> float:
     """An axis label and its pad (inches); nothing without one."""
-    if not label:
+    if not labelled:
         return 0.0
     size = FontProperties(size=mpl.rcParams["axes.labelsize"]).get_size_in_points()
     return (size * 1.25 + mpl.rcParams["axes.labelpad"]) / 72
