@@ -3,9 +3,10 @@
     mnistgrid report quick --out reports
 
 gather.py reads the store once into frozen values; summary.py works out the numbers;
-figures/ draws one PNG per module; content.py says what the report says; render.py writes it
-as Markdown and HTML; results_csv.py writes one row per job; write.py runs them in that order;
-task.py is the Celery task a worker runs when a sweep ends.
+figures/ draws one PNG per module (figures/layout.py places each figure's parts); content.py
+says what the report says; render.py writes it as Markdown and HTML; results_csv.py writes one
+row per job; write.py runs them in that order; task.py is the Celery task a worker runs when a
+sweep ends.
 
 May import: everything below the CLI but the worker runtime and the orchestrator (it reads the
 store, re-evaluates checkpoints with the core, and loads data).
