@@ -16,7 +16,6 @@ Results: docs/benchmarks.md, section "Search beyond the grid".
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -25,7 +24,12 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.bench_stopping import run_grid, start_workers, stop_workers  # noqa: E402
+from benchmarks.bench_stopping import (  # noqa: E402
+    queue_env,
+    run_grid,
+    start_workers,
+    stop_workers,
+)
 from db.store import Store  # noqa: E402
 
 COMMON = """
@@ -63,13 +67,7 @@ def main() -> None:
     redis.Redis.from_url(args.broker_url).flushdb()
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
-        env = {
-            **os.environ,
-            "MNISTGRID_DATABASE_URL": f"sqlite:///{folder / 'search.db'}",
-            "MNISTGRID_BROKER_URL": args.broker_url,
-            "MNISTGRID_REPORTS_DIR": str(folder / "reports"),
-            "MNISTGRID_TORCH_THREADS": "1",
-        }
+        env = queue_env(folder, args.broker_url)
         workers = start_workers(env, folder)
         try:
             walls = {grid: run_grid(text, grid, env, folder) for grid, text in

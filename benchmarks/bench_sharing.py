@@ -17,7 +17,6 @@ Results: docs/benchmarks.md, section "Sharing a stack with idle workers".
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -28,7 +27,12 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.bench_stopping import run_grid, start_workers, stop_workers  # noqa: E402
+from benchmarks.bench_stopping import (  # noqa: E402
+    queue_env,
+    run_grid,
+    start_workers,
+    stop_workers,
+)
 from db.store import Store  # noqa: E402
 
 GRID = """
@@ -99,14 +103,7 @@ def main() -> None:
     runs: dict[tuple[str, str], list[Times]] = {}
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
-        env = {
-            **os.environ,
-            "MNISTGRID_DATABASE_URL": f"sqlite:///{folder / 'share.db'}",
-            "MNISTGRID_BROKER_URL": args.broker_url,
-            "MNISTGRID_REPORTS_DIR": str(folder / "reports"),
-            "MNISTGRID_TORCH_THREADS": "1",
-            "MNISTGRID_GROUP_SIZE": "16",
-        }
+        env = queue_env(folder, args.broker_url, GROUP_SIZE="16")
         for round_ in range(args.rounds):
             for way in WAYS:
                 for case, took in run_way(way, round_, env, folder, args.epochs).items():

@@ -118,6 +118,19 @@ def summary(store: Store, name: str) -> dict[str, object]:
 WORKERS = 2
 
 
+def queue_env(folder: Path, broker_url: str, **settings: str) -> dict[str, str]:
+    """This process's environment for the workers and the CLI: a SQLite store and the reports
+    in `folder`, the broker, one torch thread per worker, and `settings` (`GROUP_SIZE="16"`)."""
+    return {
+        **os.environ,
+        "MNISTGRID_DATABASE_URL": f"sqlite:///{folder / 'bench.db'}",
+        "MNISTGRID_BROKER_URL": broker_url,
+        "MNISTGRID_REPORTS_DIR": str(folder / "reports"),
+        "MNISTGRID_TORCH_THREADS": "1",
+        **{f"MNISTGRID_{name}": value for name, value in settings.items()},
+    }
+
+
 def start_workers(env: dict[str, str], folder: Path) -> list[subprocess.Popen]:
     argv = [sys.executable, "-m", "mnistgrid.cli", "worker", "-c", "1", "--threads", "1"]
     return [
@@ -164,13 +177,7 @@ def main() -> None:
     results, walls = {}, {}
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
-        env = {
-            **os.environ,
-            "MNISTGRID_DATABASE_URL": f"sqlite:///{folder / 'stop.db'}",
-            "MNISTGRID_BROKER_URL": args.broker_url,
-            "MNISTGRID_REPORTS_DIR": str(folder / "reports"),
-            "MNISTGRID_TORCH_THREADS": "1",
-        }
+        env = queue_env(folder, args.broker_url)
         workers = start_workers(env, folder)
         try:
             for rule, stop in rules.items():
