@@ -82,7 +82,7 @@ class Frame:
         """Place the panels, the titles, legends and scales; returns the figure."""
         renderer = self.canvas.get_renderer()
         panels = [ax for ax in self.fig.axes if ax.get_subplotspec() is not None]
-        sides = [_inches(renderer, item, self.fig) for item in self.right_side]
+        sides = [_width(renderer, item, self.fig.dpi) for item in self.right_side]
         margins = self._margins(renderer, panels, sides)
         width, height = self.fig.get_size_inches()
         rows, cols = panels[0].get_subplotspec().get_gridspec().get_geometry()
@@ -101,19 +101,17 @@ class Frame:
             self.below.set_bbox_to_anchor((0.5, EDGE / height), self.fig.transFigure)
         return self.fig
 
-    def _margins(
-        self, renderer: RendererAgg, panels: list[Axes], sides: list[tuple[float, float]]
-    ) -> Margins:
+    def _margins(self, renderer: RendererAgg, panels: list[Axes], sides: list[float]) -> Margins:
         under_row = _below_panels(renderer, panels)
         title = max(_title_height(renderer, ax) for ax in panels)
         # The last x tick label sticks out past the panels by half its width.
         overhang = max(GAP, _text_width(renderer, ACCURACY_TICKS[0], "xtick.labelsize") / 2)
         below = 0.0
         if self.below is not None:
-            below = _inches(renderer, self.below, self.fig)[1] + GAP
+            below = self.below.get_window_extent(renderer).height / self.fig.dpi + GAP
         return Margins(
             left=EDGE + _left_of_panels(renderer, panels, self.y_ticks),
-            right=EDGE + overhang + sum(w + GAP for w, _ in sides) - (GAP if sides else 0),
+            right=EDGE + overhang + sum(sides) + GAP * max(len(sides) - 1, 0),
             top=EDGE + title + self._suptitle(renderer),
             bottom=EDGE + under_row + below,
             rows=under_row + title + GAP,
@@ -128,11 +126,11 @@ class Frame:
         suptitle.set_y(1 - EDGE / self.fig.get_size_inches()[1])
         return suptitle.get_window_extent(renderer).height / self.fig.dpi + GAP
 
-    def _place_sides(self, sides: list[tuple[float, float]], x: float, margins: Margins) -> None:
+    def _place_sides(self, sides: list[float], x: float, margins: Margins) -> None:
         """Legends and scales side by side, left to right, from `x` (inches)."""
         width, height = self.fig.get_size_inches()
         bottom, top = margins.bottom / height, 1 - margins.top / height
-        for item, (item_width, _) in zip(self.right_side, sides, strict=True):
+        for item, item_width in zip(self.right_side, sides, strict=True):
             if isinstance(item, Colorbar):
                 item.ax.set_position((x / width, bottom, SCALE_BAR / width, top - bottom))
             else:
@@ -140,14 +138,13 @@ class Frame:
             x += item_width + GAP
 
 
-def _inches(renderer: RendererAgg, item: Legend | Colorbar, fig: Figure) -> tuple[float, float]:
-    """Width and height of a legend, or the width of a scale with its labels (inches)."""
+def _width(renderer: RendererAgg, item: Legend | Colorbar, dpi: float) -> float:
+    """Width of a legend, or of a scale with its labels (inches)."""
     if isinstance(item, Colorbar):
         labels = [t.get_text() for t in item.ax.get_yticklabels()] + [SCALE_TEXT]
         widest = max(_text_width(renderer, t, "ytick.labelsize") for t in labels)
-        return SCALE_BAR + _tick_room() + widest + _label_room(bool(item.ax.get_ylabel())), 0.0
-    box = item.get_window_extent(renderer)
-    return box.width / fig.dpi, box.height / fig.dpi
+        return SCALE_BAR + _tick_room() + widest + _label_room(bool(item.ax.get_ylabel()))
+    return item.get_window_extent(renderer).width / dpi
 
 
 def _left_of_panels(renderer: RendererAgg, panels: list[Axes], y_ticks: tuple[str, ...]) -> float:
