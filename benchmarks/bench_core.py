@@ -124,7 +124,8 @@ def main() -> None:
     parser.add_argument(
         "--gradients",
         default="autograd,manual",
-        help="how the core's stacks get their gradients: autograd, manual (by hand), or both",
+        help="how the core's stacks get their gradients: autograd, manual (by hand), or "
+        "autograd,manual (each stack both ways)",
     )
     parser.add_argument(
         "--device",

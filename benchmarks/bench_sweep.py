@@ -5,12 +5,13 @@
 
 The grid: 32 learning rates of a linear model with cross-entropy, all ten digits, 4 epochs,
 fused as one stack of 32. One `mnistgrid worker` (2 torch threads), warmed by a one-job sweep,
-trains it twice, with autograd and with the backward by hand (`gradient = "manual"`), each
-through `mnistgrid submit --wait` on Redis and a SQLite file. For each run it prints the
-configuration-epochs per second of the training span (the first claim to the last job's end)
-and of the whole `submit --wait` (typing it to its exit, the report written), each against the
-posts' loop measured in the same run, and where the fixed cost went: the CLI until the sweep
-was written, the first claim, the report, and `--wait` learning of it.
+trains it twice through `mnistgrid submit --wait` on Redis and a SQLite file: with autograd
+(`gradient = "autograd"`), and as the grid file leaves it (no `gradient`: a linear model's
+default, the backward by hand). For each run it prints the configuration-epochs per second of
+the training span (the first claim to the last job's end) and of the whole `submit --wait`
+(typing it to its exit, the report written), each against the posts' loop measured in the same
+run, and where the fixed cost went: the CLI until the sweep was written, the first claim, the
+report, and `--wait` learning of it.
 Uses Redis database 12 and a temporary folder.
 """
 
@@ -39,7 +40,7 @@ GRID = """
 name = "{name}"
 [train]
 epochs = {epochs}
-gradient = "{gradient}"
+{gradient}
 [grid]
 model = "linear"
 loss = "cross_entropy"
@@ -66,7 +67,8 @@ class SweepTimes:
 
 def run_sweep(env: dict[str, str], folder: Path, name: str, gradient: str) -> SweepTimes:
     grid = folder / f"{name}.toml"
-    grid.write_text(GRID.format(name=name, epochs=EPOCHS, gradient=gradient, lrs=LRS))
+    line = "" if gradient == "default" else f'gradient = "{gradient}"'
+    grid.write_text(GRID.format(name=name, epochs=EPOCHS, gradient=line, lrs=LRS))
     began = datetime.now(UTC)
     start = time.perf_counter()
     done = run_cli(env, "submit", str(grid), "--wait")
@@ -75,6 +77,8 @@ def run_sweep(env: dict[str, str], folder: Path, name: str, gradient: str) -> Sw
     store = Store(env["MNISTGRID_DATABASE_URL"])
     sweep = store.get_sweep(name)
     jobs = store.sweep_jobs(sweep.sweep_id)
+    took = {job.params["gradient"] for job in jobs}
+    assert took == {"manual" if gradient == "default" else gradient}, took
     first = min(job.started_at for job in jobs if job.started_at)
     last = max(job.finished_at for job in jobs if job.finished_at)
     assert sweep.finished_at is not None and sweep.report_at is not None
@@ -102,7 +106,7 @@ def through_queue(folder: Path) -> dict[str, SweepTimes]:
         warm = folder / "warm.toml"
         warm.write_text('name = "warm"\n[train]\nepochs = 1\n[grid]\nmodel = "linear"\n')
         assert run_cli(env, "submit", str(warm), "--wait").returncode == 0
-        return {g: run_sweep(env, folder, f"lrs-{g}", g) for g in ("autograd", "manual")}
+        return {g: run_sweep(env, folder, f"lrs-{g}", g) for g in ("autograd", "default")}
     finally:
         stop_process(worker)
         redis.Redis.from_url(REDIS_URL).flushdb()

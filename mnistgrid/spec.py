@@ -25,6 +25,16 @@ Metric = Literal["valid_acc", "valid_loss"]
 Mode = Literal["max", "min"]
 Brackets = Literal["family", "grid"]
 
+# A job's gradient when its grid does not choose one: the faster of the two ways for its model
+# (docs/benchmarks.md, "Training core"). A linear stack trains wide and in place by hand, about
+# twice as fast as with autograd; an MLP is about as fast either way, so it keeps the posts'
+# `loss.backward()`.
+GRADIENT_BY_MODEL: dict[str, Gradient] = {
+    "baseline": "autograd",  # never read: the baseline does not train
+    "linear": "manual",
+    "mlp": "autograd",
+}
+
 MAX_EPOCHS = 1000
 MAX_BATCH_SIZE = 60_000
 MAX_HIDDEN = 4096
@@ -130,9 +140,16 @@ class JobSpec(Frozen):
     seed: int = Field(default=0, ge=0, le=MAX_SEED)
     epochs: int = Field(default=40, ge=1, le=MAX_EPOCHS)
     batch_size: int = Field(default=256, ge=1, le=MAX_BATCH_SIZE)
-    gradient: Gradient = "autograd"
+    # None: the model's faster way (GRADIENT_BY_MODEL), filled in before anything reads it.
+    gradient: Gradient | None = None
     device: Device = "auto"
     data: DataSpec = DataSpec()
+
+    @model_validator(mode="after")
+    def _gradient_of_the_model(self) -> JobSpec:
+        if self.gradient is None:
+            object.__setattr__(self, "gradient", GRADIENT_BY_MODEL[self.model])
+        return self
 
     @field_validator("lr", "init_std")
     @classmethod

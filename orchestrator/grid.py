@@ -105,7 +105,7 @@ class Axes(Strict):
 class Training(Strict):
     epochs: int = Field(default=40, ge=1, le=MAX_EPOCHS)
     device: Device = "auto"
-    gradient: Gradient = "autograd"
+    gradient: Gradient | None = None  # None: each job's model chooses (spec.GRADIENT_BY_MODEL)
     init_std: float = Field(default=1.0, gt=0, allow_inf_nan=False)
     # Per job, in seconds: the soft limit stops it as failed; the hard one kills the process.
     time_limit: float = Field(default=3600.0, gt=0, le=86_400, allow_inf_nan=False)
@@ -184,6 +184,11 @@ class Grid(Strict):
                 del document[key]
         if document["grid"]["init_std"] is None:
             del document["grid"]["init_std"]
+        # Left to the models, the gradient was "autograd" before the models chose it: a grid
+        # that names its gradient keeps its hash, one that leaves it out now trains its linear
+        # jobs by hand, which is another sweep.
+        if document["train"]["gradient"] is None:
+            del document["train"]["gradient"]
         text = json.dumps(document, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -302,7 +307,7 @@ def model_jobs(grid: Grid, model: str, points: list[dict[str, float | int]]) -> 
     train = grid.spec.train
     listed, drawn = listed_axes(grid, model), sampled_axes(grid, model)
     shared = {"epochs": train.epochs, "device": train.device, "data": grid.spec.data}
-    if model != "baseline":
+    if model != "baseline" and train.gradient is not None:
         shared["gradient"] = train.gradient
     samples = [{axis: point[axis] for axis in drawn} for point in points] if drawn else [{}]
     specs = []

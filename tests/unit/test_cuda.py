@@ -87,7 +87,7 @@ def test_without_a_gpu_a_cuda_job_fails_at_once_with_a_clear_error(monkeypatch):
 @pytest.mark.parametrize("n_classes", [10, 2])
 def test_manual_gradient_equals_autograd(device, n_classes):
     data = synthetic_data(n_classes=n_classes).to(device)
-    auto, manual = spec(device), spec(device, gradient="manual")
+    auto, manual = spec(device, gradient="autograd"), spec(device, gradient="manual")
     p_auto = stack_members([init_member(auto, n_classes)], torch.device(device))
     p_manual = [p.detach().clone() for p in p_auto]
     xb, yb = data.x_train[:64], data.y_train[:64]

@@ -128,10 +128,26 @@ def test_a_stop_table_is_read_and_changes_the_sweep_but_not_its_jobs():
 
 
 def test_no_stop_table_keeps_the_hash_grids_had_before_stopping_existed():
-    # GRID's hash as mnistgrid computed it before [stop] existed: resubmitting it finds its sweep.
+    # GRID's hash as mnistgrid computed it before [stop] existed, when the gradient's default was
+    # "autograd": resubmitting it, gradient named, finds its sweep.
     before = "a02778da5d849bbe27ae88391494a5fe67a3388c92cb67cedd622f06533d1b38"
-    assert parse_grid(GRID, "g").hash() == before
-    assert parse_grid(GRID + '[stop]\nrule = "none"\n', "g").hash() == before
+    named = GRID.replace("[train]\n", '[train]\ngradient = "autograd"\n')
+    assert parse_grid(named, "g").hash() == before
+    assert parse_grid(named + '[stop]\nrule = "none"\n', "g").hash() == before
+
+
+def test_the_gradient_defaults_to_each_models_faster_way():
+    jobs = expand(parse_grid(GRID, "g"), 1000)
+    assert {j.gradient for j in jobs if j.model == "linear"} == {"manual"}
+    assert {j.gradient for j in jobs if j.model == "mlp"} == {"autograd"}
+    named = parse_grid(GRID.replace("[train]\n", '[train]\ngradient = "autograd"\n'), "g")
+    assert {j.gradient for j in expand(named, 1000) if j.model != "baseline"} == {"autograd"}
+    # Leaving it to the models trains the linear jobs by hand: another sweep than naming autograd.
+    assert named.hash() != parse_grid(GRID, "g").hash()
+    assert JobSpec(model="linear").gradient == "manual"
+    assert JobSpec(model="mlp").gradient == "autograd"
+    assert JobSpec(model="linear", gradient="autograd").gradient == "autograd"
+    assert JobSpec.model_validate(JobSpec(model="linear").model_dump()).gradient == "manual"
 
 
 @pytest.mark.parametrize(

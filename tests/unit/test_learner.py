@@ -43,7 +43,7 @@ def test_basic_optim_step_equals_torch_sgd():
 @pytest.mark.parametrize("n_classes", [10, 2])
 def test_manual_gradient_equals_autograd(n_classes):
     data = synthetic_data(n_classes=n_classes)
-    auto, manual = spec(), spec(gradient="manual")
+    auto, manual = spec(gradient="autograd"), spec(gradient="manual")
     p_auto = stack_members([init_member(auto, n_classes)], CPU)
     p_manual = [p.detach().clone() for p in p_auto]
     xb, yb = data.x_train[:64], data.y_train[:64]

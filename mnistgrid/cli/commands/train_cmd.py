@@ -83,7 +83,12 @@ def option_name(key: str) -> str:
 @click.option("--normalize/--no-normalize", default=False)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--init-std", type=float, default=1.0, show_default=True)
-@click.option("--gradient", type=click.Choice(["autograd", "manual"]), default="autograd")
+@click.option(
+    "--gradient",
+    type=click.Choice(["autograd", "manual"]),
+    default=None,
+    help="default: the model's faster way (linear: manual, mlp: autograd)",
+)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
 @data_option
 @click.option("--json", "as_json", is_flag=True, help="print one JSON document instead")
