@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 from matplotlib.transforms import Bbox
@@ -172,3 +173,37 @@ def test_no_two_panels_cover_each_other(figures: dict[str, Figure]) -> None:
         or overlap(a.get_window_extent(), b.get_tightbbox())
     ]
     assert not covered
+
+
+def test_every_count_of_a_confusion_matrix_reads_inside_its_cell(
+    figures: dict[str, Figure],
+) -> None:
+    """The counts are glyph outlines, not texts: each lies inside its cell, is as tall as a
+    small text (a wrong scale would make it a dot or a smear), and is white on a dark cell."""
+    problems, checked = [], 0
+    for name, fig in figures.items():
+        if "confusion" not in name:
+            continue
+        for ax in fig.axes:
+            if not ax.images or not ax.get_visible():
+                continue
+            (counts,) = [c for c in ax.collections if isinstance(c, PathCollection)]
+            fractions = ax.images[0].get_array()
+            n = len(fractions)
+            assert len(counts.get_paths()) == n * n, name
+            for path, offset, color in zip(
+                counts.get_paths(), counts.get_offsets(), counts.get_facecolors(), strict=True
+            ):
+                p, t = offset
+                box = path.get_extents(counts.get_transform()).translated(
+                    *ax.transData.transform((p, t))
+                )
+                cell = Bbox([[p - 0.5, t + 0.5], [p + 0.5, t - 0.5]]).transformed(ax.transData)
+                white = tuple(color[:3]) == (1.0, 1.0, 1.0)
+                if not inside(box, cell) or not 5 <= box.height <= cell.height:
+                    problems.append(f"{name}: the count at {(p, t)} spans {box}, cell {cell}")
+                if white != (fractions[int(t), int(p)] > 0.5):
+                    problems.append(f"{name}: the count at {(p, t)} does not read on its cell")
+                checked += 1
+    assert checked > 400
+    assert not problems
