@@ -29,7 +29,7 @@ Brackets = Literal["family", "grid"]
 # (docs/benchmarks.md, "Training core"). A linear stack trains wide and in place by hand, about
 # twice as fast as with autograd; an MLP is about as fast either way, so it keeps the posts'
 # `loss.backward()`.
-GRADIENT_BY_MODEL: dict[str, Gradient] = {
+GRADIENT_BY_MODEL: dict[Model, Gradient] = {
     "baseline": "autograd",  # never read: the baseline does not train
     "linear": "manual",
     "mlp": "autograd",

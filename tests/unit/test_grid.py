@@ -36,6 +36,8 @@ lr = [0.5, 1.0, 2.0]
 hidden = [32, 64]
 seed = [0, 1]
 """
+# GRID naming the gradient every grid had by default before the models chose their own.
+GRID_AUTOGRAD = GRID.replace("[train]\n", '[train]\ngradient = "autograd"\n')
 
 
 def test_axes_multiply_only_for_the_models_that_read_them():
@@ -131,16 +133,15 @@ def test_no_stop_table_keeps_the_hash_grids_had_before_stopping_existed():
     # GRID's hash as mnistgrid computed it before [stop] existed, when the gradient's default was
     # "autograd": resubmitting it, gradient named, finds its sweep.
     before = "a02778da5d849bbe27ae88391494a5fe67a3388c92cb67cedd622f06533d1b38"
-    named = GRID.replace("[train]\n", '[train]\ngradient = "autograd"\n')
-    assert parse_grid(named, "g").hash() == before
-    assert parse_grid(named + '[stop]\nrule = "none"\n', "g").hash() == before
+    assert parse_grid(GRID_AUTOGRAD, "g").hash() == before
+    assert parse_grid(GRID_AUTOGRAD + '[stop]\nrule = "none"\n', "g").hash() == before
 
 
 def test_the_gradient_defaults_to_each_models_faster_way():
     jobs = expand(parse_grid(GRID, "g"), 1000)
     assert {j.gradient for j in jobs if j.model == "linear"} == {"manual"}
     assert {j.gradient for j in jobs if j.model == "mlp"} == {"autograd"}
-    named = parse_grid(GRID.replace("[train]\n", '[train]\ngradient = "autograd"\n'), "g")
+    named = parse_grid(GRID_AUTOGRAD, "g")
     assert {j.gradient for j in expand(named, 1000) if j.model != "baseline"} == {"autograd"}
     # Leaving it to the models trains the linear jobs by hand: another sweep than naming autograd.
     assert named.hash() != parse_grid(GRID, "g").hash()

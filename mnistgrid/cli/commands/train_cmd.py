@@ -20,7 +20,7 @@ from mnistgrid.core.training import train_jobs
 from mnistgrid.data.datasets import load_task
 from mnistgrid.errors import BadInput, describe_validation_error
 from mnistgrid.settings import load_settings
-from mnistgrid.spec import JobSpec
+from mnistgrid.spec import GRADIENT_BY_MODEL, JobSpec
 
 
 def parse_digits(text: str | None) -> tuple[int, ...] | None:
@@ -87,7 +87,9 @@ def option_name(key: str) -> str:
     "--gradient",
     type=click.Choice(["autograd", "manual"]),
     default=None,
-    help="default: the model's faster way (linear: manual, mlp: autograd)",
+    help="default: the model's faster way ("
+    + ", ".join(f"{m}: {g}" for m, g in GRADIENT_BY_MODEL.items() if m != "baseline")
+    + ")",
 )
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
 @data_option
