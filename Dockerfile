@@ -58,7 +58,7 @@ RUN pip install "${TORCH_SPEC}" --index-url "${TORCH_INDEX}"
 # starts with that owner (Docker copies the directory's ownership into an empty volume).
 RUN groupadd --gid "${APP_GID}" mnistgrid \
     && useradd --uid "${APP_UID}" --gid mnistgrid --create-home --shell /usr/sbin/nologin mnistgrid \
-    && mkdir -p /app/reports /data/cache/mnist /data/flower \
+    && mkdir -p /app/reports /data/cache/mnist /data/cache/tensors /data/flower \
     && chown mnistgrid:mnistgrid /app /app/reports \
     && chown -R mnistgrid:mnistgrid /data
 

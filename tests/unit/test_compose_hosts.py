@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 import yaml
@@ -283,9 +283,24 @@ def test_worker_host_workers_are_the_main_stacks_but_write_no_reports(name):
 @pytest.mark.parametrize("name", ["worker", "worker-gpu"])
 def test_worker_host_workers_mount_their_own_data_and_nothing_of_the_main_hosts(name):
     volumes = WORKER_HOST[name]["volumes"]
-    assert "mnist-cache:/data/cache" in volumes and "mnist:/data/cache/mnist" in volumes
+    assert "mnist-tensors:/data/cache/tensors" in volumes and "mnist:/data/cache/mnist" in volumes
     assert "./certs/tls/ca.crt:/run/mnistgrid/tls/ca.crt:ro" in volumes
     assert not any("reports" in volume for volume in volumes)
+
+
+@pytest.mark.parametrize(
+    "stack",
+    [interpolate(RAW_BASE, REAL_ENV)["services"], TLS, PLAIN, WORKER_HOST],
+    ids=["main", "tls", "plaintext", "worker-host"],
+)
+def test_no_mount_lies_inside_another(stack):
+    """Containers started together on a new volume that holds another mount's mount point race
+    to make it (moby/moby#47021): `up --scale worker=2` failed on it."""
+    for name, body in stack.items():
+        targets = [PurePosixPath(volume.split(":")[1]) for volume in body.get("volumes", [])]
+        for inner in targets:
+            outer = [str(t) for t in targets if t != inner and inner.is_relative_to(t)]
+            assert not outer, f"{name}: {inner} is mounted inside {outer}"
 
 
 def test_worker_host_reaches_the_main_host_over_tls_with_its_two_logins():
