@@ -8,6 +8,9 @@ fresh database `mnistgrid_test_<random>` on the server named by
 MNISTGRID_TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres), dropped
 afterwards. An unreachable server fails the test: these tests run here and in CI, never skip.
 Other tests make their own with `postgres_database()` or the `postgres_url` fixture.
+`twins_url` is a database of the test's own holding the seeds grid and its ASHA twin
+(twins.py): a copy (SQLite's backup, PostgreSQL's CREATE DATABASE ... TEMPLATE) of one written
+once per session: under a second each, where writing them took up to ten on PostgreSQL.
 
 The fault tests restart that server (`restart_postgres`): the cluster MNISTGRID_TEST_POSTGRES_
 CLUSTER names (`VERSION/NAME`, as `pg_lsclusters` lists it), by default this machine's `main`.
@@ -19,9 +22,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import sqlite3
 import subprocess
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import psycopg
@@ -31,6 +35,7 @@ from sqlalchemy.engine import make_url
 
 from db.migrate import upgrade
 from db.store import Store
+from tests.integration.twins import TWIN_IDS, write_twins
 
 ADMIN_URL = os.environ.get(
     "MNISTGRID_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -74,11 +79,15 @@ def _admin() -> psycopg.Connection:
         ) from error
 
 
-def create_postgres_database(prefix: str = "mnistgrid_test") -> str:
-    """Create an empty database; returns its SQLAlchemy URL (drop it with the function below)."""
+def create_postgres_database(prefix: str = "mnistgrid_test", template: str | None = None) -> str:
+    """Create an empty database, or a copy of the database `template` (a URL that nobody is
+    connected to); returns its SQLAlchemy URL (drop it with the function below)."""
     name = f"{prefix}_{secrets.token_hex(6)}"
+    create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template is not None:
+        create += sql.SQL(" TEMPLATE {}").format(sql.Identifier(make_url(template).database))
     with _admin() as connection:
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        connection.execute(create)
     url = make_url(ADMIN_URL).set(drivername="postgresql+psycopg", database=name)
     return url.render_as_string(hide_password=False)
 
@@ -103,9 +112,9 @@ def postgres_database(prefix: str = "mnistgrid_test") -> Iterator[str]:
 
 
 @contextmanager
-def _fresh_postgres() -> Iterator[str]:
+def _fresh_postgres(template: str | None = None) -> Iterator[str]:
     try:
-        url = create_postgres_database()
+        url = create_postgres_database(template=template)
     except PostgresUnavailable as error:
         pytest.fail(str(error), pytrace=False)
     try:
@@ -143,3 +152,62 @@ def store(database_url: str) -> Iterator[Store]:
     """A Store on `database_url`."""
     with Store(database_url) as opened:
         yield opened
+
+
+@pytest.fixture(scope="session")
+def twins_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Backend -> a database holding the twins (tests/integration/twins.py), written once per
+    session when first asked for: writing them takes seconds, copying them a fraction of one."""
+    templates: dict[str, str] = {}
+    yield templates
+    if "postgresql" in templates:
+        drop_postgres_database(templates["postgresql"])
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def twins_url(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    twins_templates: dict[str, str],
+) -> Iterator[str]:
+    """A database of this test's own holding the twins, with their ids TWIN_IDS, on each
+    backend: a copy of the session's."""
+    backend = request.param
+    if backend not in twins_templates:
+        twins_templates[backend] = _written_twins(backend, tmp_path_factory)
+    template = twins_templates[backend]
+    if backend == "sqlite":
+        copy = tmp_path / "mnistgrid.db"
+        with (
+            closing(sqlite3.connect(make_url(template).database)) as source,
+            closing(sqlite3.connect(copy)) as target,
+        ):
+            source.backup(target)
+        yield f"sqlite:///{copy}"
+        return
+    with _fresh_postgres(template) as url:
+        yield url
+
+
+def _written_twins(backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('twins') / 'mnistgrid.db'}"
+        _write_twins(url)
+        return url
+    try:
+        url = create_postgres_database("mnistgrid_twins")
+    except PostgresUnavailable as error:
+        pytest.fail(str(error), pytrace=False)
+    try:
+        _write_twins(url)
+    except BaseException:
+        drop_postgres_database(url)
+        raise
+    return url
+
+
+def _write_twins(url: str) -> None:
+    upgrade(url)
+    with Store(url) as store:  # closed: a template PostgreSQL copies has nobody connected
+        assert write_twins(store) == TWIN_IDS

@@ -34,7 +34,7 @@ from mnistgrid.results.compare import compare
 from mnistgrid.results.export import arrow_schema, epoch_values, job_values
 from mnistgrid.results.frames import DTYPES
 from tests.integration.services import mnistgrid_env, run_cli
-from tests.integration.twins import write_twins
+from tests.integration.twins import TWIN_IDS
 from tests.integration.webtools import write_sweep
 
 pytestmark = pytest.mark.integration
@@ -47,10 +47,16 @@ DOCTESTED = [
 
 
 @pytest.fixture
+def database_url(twins_url: str) -> str:
+    """The seeds grid and its ASHA twin, on each backend."""
+    return twins_url
+
+
+@pytest.fixture
 def filled(store: Store) -> dict[str, int]:
     """The seeds grid, its ASHA twin, and `live`: a sweep with a job running, one queued, one
     lost, one failed (tests/integration/webtools.py)."""
-    seeds, asha = write_twins(store)
+    seeds, asha = TWIN_IDS
     live = write_sweep(store, "live").sweep_id
     return {"seeds": seeds, "seeds-asha": asha, "live": live}
 
@@ -332,12 +338,11 @@ def test_the_records_need_no_pandas(
     assert message == "pandas is not installed: pip install 'mnistgrid[pandas]'"
 
 
+@pytest.mark.parametrize("twins_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize("module", DOCTESTED)
-def test_the_docstring_examples_run(tmp_path: Path, module: str) -> None:
+def test_the_docstring_examples_run(twins_url: str, module: str) -> None:
     """The examples in the API's docstrings, on a SQLite store holding the two sweeps."""
-    url = f"sqlite:///{tmp_path / 'mnistgrid.db'}"
-    with Store(url) as store:
-        write_twins(store)
+    url = twins_url
     finder = doctest.DocTestFinder(exclude_empty=True)
     runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
     # Each docstring's examples start from `url` and the names the package's own example

@@ -18,15 +18,19 @@ from mnistgrid.results import Results
 from mnistgrid.results.compare import compare, family_lines
 from mnistgrid.settings import Settings
 from tests.integration.test_web import snapshot
-from tests.integration.twins import write_twins
 from tests.integration.webtools import web_server
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
+def database_url(twins_url: str) -> str:
+    """The seeds grid and its ASHA twin, on each backend."""
+    return twins_url
+
+
+@pytest.fixture
 def web(store: Store, tmp_path: Path) -> Iterator[httpx.Client]:
-    write_twins(store)
     settings = Settings(database_url=store.url, reports_dir=tmp_path / "reports")
     with web_server(settings, store) as url, httpx.Client(base_url=url, timeout=30) as client:
         yield client

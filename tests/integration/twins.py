@@ -90,6 +90,10 @@ def write(job_id: int, spec: JobSpec, epoch: int) -> EpochWrite:
     return EpochWrite(job_id, row, b"checkpoint")
 
 
+# Their ids in a store that held no sweep before: the `twins_url` fixture's (conftest.py).
+TWIN_IDS = (1, 2)
+
+
 def write_twins(store: Store) -> tuple[int, int]:
     """The sweeps `seeds` and `seeds-asha`; returns their ids."""
     return (
