@@ -111,12 +111,17 @@ def postgres_database(prefix: str = "mnistgrid_test") -> Iterator[str]:
         drop_postgres_database(url)
 
 
-@contextmanager
-def _fresh_postgres(template: str | None = None) -> Iterator[str]:
+def _created_or_fail(prefix: str = "mnistgrid_test", template: str | None = None) -> str:
+    """`create_postgres_database`, an unreachable server failing the test that asked."""
     try:
-        url = create_postgres_database(template=template)
+        return create_postgres_database(prefix, template)
     except PostgresUnavailable as error:
         pytest.fail(str(error), pytrace=False)
+
+
+@contextmanager
+def _fresh_postgres(template: str | None = None) -> Iterator[str]:
+    url = _created_or_fail(template=template)
     try:
         yield url
     finally:
@@ -195,10 +200,7 @@ def _written_twins(backend: str, tmp_path_factory: pytest.TempPathFactory) -> st
         url = f"sqlite:///{tmp_path_factory.mktemp('twins') / 'mnistgrid.db'}"
         _write_twins(url)
         return url
-    try:
-        url = create_postgres_database("mnistgrid_twins")
-    except PostgresUnavailable as error:
-        pytest.fail(str(error), pytrace=False)
+    url = _created_or_fail("mnistgrid_twins")
     try:
         _write_twins(url)
     except BaseException:
