@@ -7,7 +7,9 @@ dead workers go back to the queue, lost messages are sent again, lost report req
 again. Before each pass, and once at its start, it checks the worker in on the store's roster
 (db/roster.py), which it leaves at a warm shutdown. It is a thread of the worker's main process,
 not of the pool's children, so it runs whether the worker trains or idles, and it dies with the
-process it serves.
+process it serves. Its store work holds `no_fork()` (db/forking.py): the pool forks a
+replacement for a child that died from this same process, and a child forked while this thread
+is inside SQLite would hang at its first query.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import threading
 
 from celery import Celery, bootsteps
 
+from db.forking import no_fork
 from db.records import WorkerInfo
 from db.store import shared_store
 from mnistgrid.queue.reconcile import reconcile
@@ -77,8 +80,9 @@ def heal_until(app: Celery, settings: Settings, seat: WorkerInfo, stop: threadin
     while not stop.wait(wait):
         check_in(settings, seat)
         try:
-            store = shared_store(settings.database_url)
-            reconcile(store, app, settings.lease_seconds, settings.max_attempts)
+            with no_fork():
+                store = shared_store(settings.database_url)
+                reconcile(store, app, settings.lease_seconds, settings.max_attempts)
         except Exception:  # noqa: BLE001 - the database may be down: heal at the next pass
             log.warning(
                 "healer: reconcile failed; trying again in %.0f s", interval, exc_info=True
@@ -91,15 +95,17 @@ def check_in(settings: Settings, seat: WorkerInfo) -> None:
     reconcile, and a slow reconcile must not take a live worker off. A killed worker stays on
     that long, which at worst splits a rung's survivors into a part too many."""
     try:
-        shared_store(settings.database_url).check_in_worker(
-            seat.name, seat.queues, seat.slots, 2 * settings.lease_seconds
-        )
+        with no_fork():
+            shared_store(settings.database_url).check_in_worker(
+                seat.name, seat.queues, seat.slots, 2 * settings.lease_seconds
+            )
     except Exception:  # noqa: BLE001 - off the roster, rungs keep their stacks whole
         log.warning("healer: could not check in on the roster", exc_info=True)
 
 
 def check_out(settings: Settings, seat: WorkerInfo) -> None:
     try:
-        shared_store(settings.database_url).check_out_worker(seat.name)
+        with no_fork():
+            shared_store(settings.database_url).check_out_worker(seat.name)
     except Exception:  # noqa: BLE001 - the row runs out by itself within two leases
         log.warning("healer: could not check out of the roster", exc_info=True)
