@@ -5,8 +5,8 @@
 
 SQLite's C library holds its mutexes (its memory allocator's among them) while a thread is in
 it, with the GIL released. A process forked at that moment inherits them locked, and its first
-SQLite call waits for ever: 1 child in 200 in a measurement, a thread querying while another
-forks. A Celery worker is that process: its healer thread (workers/healer.py) reads and writes
+SQLite call waits for ever: 5 children of 600 in a measurement, a thread querying while
+another forks. A Celery worker is that process: its healer thread (workers/healer.py) reads and writes
 the store while the pool forks a replacement for a child that died. Such a thread holds
 `no_fork()` around its store work, and `os.fork` waits for it through an at-fork hook.
 
