@@ -6,9 +6,9 @@
 SQLite's C library holds its mutexes (its memory allocator's among them) while a thread is in
 it, with the GIL released. A process forked at that moment inherits them locked, and its first
 SQLite call waits for ever: 5 children of 600 in a measurement, a thread querying while
-another forks. A Celery worker is that process: its healer thread (workers/healer.py) reads and writes
-the store while the pool forks a replacement for a child that died. Such a thread holds
-`no_fork()` around its store work, and `os.fork` waits for it through an at-fork hook.
+another forks. A Celery worker is that process: its healer thread (workers/healer.py) reads
+and writes the store while the pool forks a replacement for a child that died. Such a thread
+holds `no_fork()` around its store work, and `os.fork` waits for it through an at-fork hook.
 
 The hook runs before those registered earlier (the at-fork `before` hooks run last registered
 first), logging's among them: the forking thread takes this lock before logging's, so a thread
