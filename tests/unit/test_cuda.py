@@ -16,6 +16,8 @@ from collections.abc import Sequence
 import pytest
 import torch
 
+from benchmarks.bench_baseline import posts_predict
+from mnistgrid.core.baseline import class_means, predict
 from mnistgrid.core.checkpoint import load_checkpoint, save_checkpoint
 from mnistgrid.core.learner import calc_grad, fit, resolve_device
 from mnistgrid.core.models import init_member, member_shapes, stack_members
@@ -75,6 +77,16 @@ def assert_same_params(
 )
 def test_a_job_names_the_device_it_trains_on_with_its_index(name, expected):
     assert str(resolve_device(name)) == expected
+
+
+@pytest.mark.parametrize("device", ["cpu", CUDA])
+@pytest.mark.parametrize("distance", ["mae", "mse"])
+def test_the_baseline_predicts_the_posts_classes(device, distance):
+    means = class_means(DATA.x_train, DATA.y_train, DATA.n_classes)
+    expected = posts_predict(means, DATA.x_valid, distance)
+    assert torch.equal(
+        predict(means.to(device), DATA.x_valid.to(device), distance).cpu(), expected
+    )
 
 
 def test_without_a_gpu_a_cuda_job_fails_at_once_with_a_clear_error(monkeypatch):
