@@ -2,11 +2,13 @@
 many of those slots have nothing to do.
 
 A worker checks in from its healer every half lease, counting as alive for two of its own
-leases after that, and checks out at a warm shutdown. Two things read the roster: a synchronous
-rung, to spread its survivors over idle slots (db/rungs.py), and a running stack at each epoch
-boundary, to share its members with them (db/sharing.py). A stale row (a killed worker) or a
-missing one (a worker between its start and its first check-in) only makes stacks smaller or
-larger than they might be, never loses or repeats a job.
+leases after that, and checks out at a warm shutdown. Three things read the roster: a
+synchronous rung, to spread its survivors over idle slots (db/rungs.py), a running stack at each
+epoch boundary, to share its members with them (db/sharing.py), and a watch, to say when a
+sweep waits on a queue no worker takes (orchestrator/progress.py). A stale row (a killed
+worker) or a missing one (a worker between its start and its first check-in) only makes stacks
+smaller or larger than they might be, or that notice early or late; it never loses or repeats
+a job.
 
 Private to db/: these work inside a session the store (db/store.py) opened.
 """

@@ -6,6 +6,7 @@ mnistgrid watch quick
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -14,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from db.records import TERMINAL_JOB_STATUSES, JobInfo
 from db.store import Store
+from mnistgrid.routing import CPU_QUEUE, GPU_QUEUE, queue_of
 from mnistgrid.spec import JobSpec
 
 DONE = ("finished", "cancelled")
@@ -54,6 +56,14 @@ def epochs_of(job: JobInfo) -> int:
 # bars are redrawn from every job's row: a sweep of thousands of jobs is read twice a second.
 END_POLL = 0.1
 BARS_POLL = 0.5
+# What takes each queue's jobs (docs/usage.md).
+START_WORKER = {
+    CPU_QUEUE: f"mnistgrid worker --queues {CPU_QUEUE}",
+    GPU_QUEUE: f"mnistgrid worker --queues {GPU_QUEUE} --gpus 0",
+}
+# How long a queue's jobs may wait with no worker on the roster taking it before the watch
+# says so: long enough for workers started with the sweep to check in.
+NO_WORKER_GRACE = 10.0
 
 
 def watch(
@@ -79,14 +89,44 @@ def watch(
             j.job_id: progress.add_task(job_label(j), total=epochs_of(j), acc="", status="")
             for j in jobs
         }
+        unserved = UnservedQueues(store, jobs)
         while True:
-            update(progress, overall, bars, store.sweep_jobs(sweep_id))
+            jobs = store.sweep_jobs(sweep_id)
+            update(progress, overall, bars, jobs)
+            for notice in unserved.notices(jobs):
+                progress.console.print(notice)
             if on_poll is not None:
                 on_poll(sweep_id)
             status = wait_for_end(store, sweep_id, poll)
             if status in DONE:
                 update(progress, overall, bars, store.sweep_jobs(sweep_id))
                 return status
+
+
+class UnservedQueues:
+    """Which queues the sweep's jobs wait on with no live worker taking them (the store's
+    roster, db/roster.py), each said once: with no worker up, a watch would otherwise wait in
+    silence. The roster is read only while some queued job's queue has not been said."""
+
+    def __init__(self, store: Store, jobs: list[JobInfo], grace: float = NO_WORKER_GRACE):
+        self.store = store
+        self.queues = {j.job_id: queue_of(JobSpec.model_validate(j.params)) for j in jobs}
+        self.since = time.monotonic() + grace
+        self.said: set[str] = set()
+
+    def notices(self, jobs: list[JobInfo]) -> list[str]:
+        queued = [self.queues[j.job_id] for j in jobs if j.status == "queued"]
+        waiting = Counter(queue for queue in queued if queue not in self.said)
+        if not waiting or time.monotonic() < self.since:
+            return []
+        served = {queue for worker in self.store.live_workers() for queue in worker.queues}
+        unserved = sorted(queue for queue in waiting if queue not in served)
+        self.said.update(unserved)
+        return [
+            f"no worker has checked in on queue {queue}, where {waiting[queue]} of this "
+            f"sweep's jobs wait: start one with `{START_WORKER[queue]}`"
+            for queue in unserved
+        ]
 
 
 def wait_for_end(store: Store, sweep_id: int, seconds: float) -> str:
