@@ -119,7 +119,7 @@ class UnservedQueues:
         waiting = Counter(queue for queue in queued if queue not in self.said)
         if not waiting or time.monotonic() < self.since:
             return []
-        served = {queue for worker in self.store.live_workers() for queue in worker.queues}
+        served = served_queues(self.store)
         unserved = sorted(queue for queue in waiting if queue not in served)
         self.said.update(unserved)
         return [
@@ -127,6 +127,11 @@ class UnservedQueues:
             f"sweep's jobs wait: start one with `{START_WORKER[queue]}`"
             for queue in unserved
         ]
+
+
+def served_queues(store: Store) -> set[str]:
+    """The queues the live workers on the roster take."""
+    return {queue for worker in store.live_workers() for queue in worker.queues}
 
 
 def wait_for_end(store: Store, sweep_id: int, seconds: float) -> str:

@@ -1,6 +1,7 @@
 """The report lands on the main host: a worker host's workers (`mnistgrid worker --no-reports`)
 train, but a finished sweep's report is asked for on the report queue, which only the main
-host's workers take, however the sweep ended and wherever `submit --wait` runs.
+host's workers take, however the sweep ended and wherever `submit --wait` runs; a wait with no
+such worker up says so, and ends once one has written the report.
 
     python -m pytest tests/integration/test_report_queue.py
 
@@ -10,10 +11,15 @@ alone, so that it ends every job of the sweep; the main host's worker starts onl
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import threading
+
 import pytest
 import redis
 
 from db.store import Store
+from orchestrator.progress import NO_WORKER_GRACE
 from tests.integration.services import (
     linear_grid,
     mnistgrid_env,
@@ -25,6 +31,8 @@ from tests.integration.services import (
 )
 
 pytestmark = pytest.mark.integration
+
+REPORT_NOTICE = "no worker has checked in on queue report"
 
 
 def test_a_worker_hosts_sweep_is_reported_by_the_main_hosts_worker(mnist_dir, tmp_path):
@@ -64,3 +72,47 @@ def test_a_worker_hosts_sweep_is_reported_by_the_main_hosts_worker(mnist_dir, tm
     host2_log = (tmp_path / "host2.log").read_text()
     assert "Task mnistgrid.write_report[" not in host2_log  # (its banner lists the task)
     assert "Task mnistgrid.write_report[" in (tmp_path / "main.log").read_text()
+
+
+def test_submit_wait_says_when_no_worker_takes_the_report_and_ends_when_one_does(
+    mnist_dir, tmp_path
+):
+    reports = tmp_path / "reports"
+    with private_redis_db() as redis_url:
+        env = mnistgrid_env(
+            database_url=f"sqlite:///{tmp_path / 'store.db'}",
+            broker_url=redis_url,
+            data_dir=str(mnist_dir),
+            reports_dir=str(reports),
+        )
+        host2 = start_worker(env, "host2", tmp_path / "host2.log", "--no-reports")
+        main = None
+        waiting = subprocess.Popen(
+            [sys.executable, "-m", "mnistgrid.cli", "submit", "--wait"]
+            + [str(linear_grid(tmp_path, "unreported", 1))],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(waiting.stdout), daemon=True)
+        reader.start()
+        try:
+            wait_until(
+                lambda: any(REPORT_NOTICE in line for line in lines),
+                NO_WORKER_GRACE + 120,
+                "the wait to say that no worker takes the report queue",
+            )
+            main = start_worker(env, "main", tmp_path / "main.log")
+            assert waiting.wait(timeout=120) == 0, "".join(lines)
+        finally:
+            waiting.kill()
+            for process in (host2, main):
+                if process is not None:
+                    stop_process(process)
+        reader.join(10)
+    output = "".join(lines)
+    assert output.count(REPORT_NOTICE) == 1, output
+    assert "`mnistgrid report unreported` writes it here" in output
+    assert f"report: {reports / 'unreported' / 'report.html'}" in output, output

@@ -6,6 +6,7 @@ mnistgrid status quick
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -21,10 +22,11 @@ from mnistgrid.queue.app import make_celery
 from mnistgrid.queue.publish import check_broker, send_again
 from mnistgrid.queue.reconcile import Reconciler
 from mnistgrid.report import report_paths
+from mnistgrid.routing import REPORT_QUEUE
 from mnistgrid.settings import Settings
 from mnistgrid.web.links import REPORTS_PATH
 from orchestrator.grid import load_grid
-from orchestrator.progress import END_POLL
+from orchestrator.progress import END_POLL, NO_WORKER_GRACE, served_queues
 from orchestrator.progress import watch as watch_sweep
 from orchestrator.submit import plan_sweep, submit_grid, sweep_name
 from orchestrator.tables import jobs_table, sweeps_table, workers_table
@@ -68,10 +70,19 @@ def await_report(
 ) -> SweepInfo:
     """The sweep once a worker has written its report or failed to, or `patience` ran out."""
     deadline = time.monotonic() + patience
+    unserved_after = time.monotonic() + NO_WORKER_GRACE
     while sweep.report_status == "requested" and time.monotonic() < deadline:
         time.sleep(poll)
         on_poll()  # a lost report request is asked again, like a lost job (once a half lease)
         sweep = store.get_sweep(sweep.sweep_id)
+        if unserved_after < time.monotonic() and REPORT_QUEUE not in served_queues(store):
+            click.echo(
+                f"no worker has checked in on queue {REPORT_QUEUE}, where this sweep's report "
+                "waits: start one with `mnistgrid worker` on the machine whose reports folder "
+                f"should hold it (not with --no-reports), or `mnistgrid report {sweep.ref}` "
+                "writes it here"
+            )
+            unserved_after = math.inf  # said once
     return sweep
 
 
