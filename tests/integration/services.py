@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -119,6 +120,30 @@ def run_cli(
         text=True,
         timeout=timeout,
     )
+
+
+@contextmanager
+def cli_running(
+    env: Mapping[str, str], *args: str
+) -> Iterator[tuple[subprocess.Popen, list[str]]]:
+    """`mnistgrid ARGS` running through the block, its output (stdout and stderr) gathered line
+    by line into the list as it comes; killed at the block's end if it still runs."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mnistgrid.cli", *args],
+        env=dict(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
+    reader.start()
+    try:
+        yield process, lines
+    finally:
+        process.kill()
+        process.wait()
+        reader.join(10)
 
 
 def mnistgrid_check(**settings: str) -> subprocess.CompletedProcess:

@@ -11,16 +11,13 @@ alone, so that it ends every job of the sweep; the main host's worker starts onl
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import threading
-
 import pytest
 import redis
 
 from db.store import Store
 from orchestrator.progress import NO_WORKER_GRACE
 from tests.integration.services import (
+    cli_running,
     linear_grid,
     mnistgrid_env,
     private_redis_db,
@@ -85,33 +82,22 @@ def test_submit_wait_says_when_no_worker_takes_the_report_and_ends_when_one_does
             data_dir=str(mnist_dir),
             reports_dir=str(reports),
         )
+        grid = linear_grid(tmp_path, "unreported", 1)
         host2 = start_worker(env, "host2", tmp_path / "host2.log", "--no-reports")
         main = None
-        waiting = subprocess.Popen(
-            [sys.executable, "-m", "mnistgrid.cli", "submit", "--wait"]
-            + [str(linear_grid(tmp_path, "unreported", 1))],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        lines: list[str] = []
-        reader = threading.Thread(target=lambda: lines.extend(waiting.stdout), daemon=True)
-        reader.start()
         try:
-            wait_until(
-                lambda: any(REPORT_NOTICE in line for line in lines),
-                NO_WORKER_GRACE + 120,
-                "the wait to say that no worker takes the report queue",
-            )
-            main = start_worker(env, "main", tmp_path / "main.log")
-            assert waiting.wait(timeout=120) == 0, "".join(lines)
+            with cli_running(env, "submit", str(grid), "--wait") as (waiting, lines):
+                wait_until(
+                    lambda: any(REPORT_NOTICE in line for line in lines),
+                    NO_WORKER_GRACE + 120,
+                    "the wait to say that no worker takes the report queue",
+                )
+                main = start_worker(env, "main", tmp_path / "main.log")
+                assert waiting.wait(timeout=120) == 0, "".join(lines)
         finally:
-            waiting.kill()
             for process in (host2, main):
                 if process is not None:
                     stop_process(process)
-        reader.join(10)
     output = "".join(lines)
     assert output.count(REPORT_NOTICE) == 1, output
     assert "`mnistgrid report unreported` writes it here" in output

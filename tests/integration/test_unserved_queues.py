@@ -6,9 +6,6 @@ the roster (db/roster.py) tells it which queues the live workers take.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -19,6 +16,7 @@ from mnistgrid.spec import JobSpec
 from orchestrator.plan import new_job
 from orchestrator.progress import NO_WORKER_GRACE, UnservedQueues
 from tests.integration.services import (
+    cli_running,
     linear_grid,
     mnistgrid_env,
     private_redis_db,
@@ -80,17 +78,7 @@ def test_submit_wait_with_no_worker_says_what_to_start_and_ends_when_one_comes(
             reports_dir=str(tmp_path / "reports"),
         )
         grid = linear_grid(tmp_path, "unserved", 1)
-        waiting = subprocess.Popen(
-            [sys.executable, "-m", "mnistgrid.cli", "submit", str(grid), "--wait"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        lines: list[str] = []
-        reader = threading.Thread(target=lambda: lines.extend(waiting.stdout), daemon=True)
-        reader.start()
-        try:
+        with cli_running(env, "submit", str(grid), "--wait") as (waiting, lines):
             wait_until(
                 lambda: any(NOTICE in line for line in lines),
                 NO_WORKER_GRACE + 60,
@@ -98,9 +86,6 @@ def test_submit_wait_with_no_worker_says_what_to_start_and_ends_when_one_comes(
             )
             with workers(env, tmp_path, count=1):
                 assert waiting.wait(timeout=180) == 0, "".join(lines)
-        finally:
-            waiting.kill()
-        reader.join(10)
     output = "".join(lines)
     assert output.count(NOTICE) == 1, output
     assert "start one with `mnistgrid worker --queues cpu`" in output
