@@ -21,12 +21,10 @@ import pytest
 from PIL import Image, ImageStat
 from selenium import webdriver
 
-from db.migrate import upgrade
 from tests.integration.services import (
     free_port,
-    mnistgrid_env,
-    private_redis_db,
     run_cli,
+    sqlite_env,
     stop_process,
     wait_until,
     workers,
@@ -66,17 +64,9 @@ UPDATES = "return +(document.body.dataset.updates || 0)"
 def test_the_live_page_follows_a_real_sweep(
     browser: webdriver.Chrome, mnist_dir: Path, tmp_path: Path
 ) -> None:
-    database_url = f"sqlite:///{tmp_path / 'live.db'}"
-    upgrade(database_url)
     grid = tmp_path / "live.toml"
     grid.write_text(GRID)
-    with private_redis_db() as redis_url:
-        env = mnistgrid_env(
-            database_url=database_url,
-            broker_url=redis_url,
-            data_dir=str(mnist_dir),
-            reports_dir=str(tmp_path / "reports"),
-        )
+    with sqlite_env(tmp_path, mnist_dir, "live") as env:
         submitted = run_cli(env, "submit", str(grid))
         assert submitted.returncode == 0, submitted.stderr
         with web_view(env, tmp_path) as url:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import redis
 
+from db.migrate import upgrade
 from db.store import Store
 from mnistgrid.cli.commands.worker_cmd import worker_argv
 
@@ -48,6 +49,21 @@ def mnistgrid_env(**settings: str) -> dict[str, str]:
     env.update({f"MNISTGRID_{k.upper()}": str(v) for k, v in settings.items()})
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+@contextmanager
+def sqlite_env(folder: Path, mnist_dir: Path, name: str) -> Iterator[dict[str, str]]:
+    """The settings a CLI and its workers share: a SQLite store `name`.db in `folder`, at this
+    mnistgrid's schema, a private Redis database, the real MNIST, reports in `folder`/reports."""
+    database_url = f"sqlite:///{folder / f'{name}.db'}"
+    upgrade(database_url)
+    with private_redis_db() as redis_url:
+        yield mnistgrid_env(
+            database_url=database_url,
+            broker_url=redis_url,
+            data_dir=str(mnist_dir),
+            reports_dir=str(folder / "reports"),
+        )
 
 
 def start_worker(env: Mapping[str, str], name: str, log: Path, *extra: str) -> subprocess.Popen:

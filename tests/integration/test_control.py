@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from db.migrate import upgrade
 from db.store import Store
 from tests.integration.services import (
-    mnistgrid_env,
-    private_redis_db,
     run_cli,
+    sqlite_env,
     wait_until,
     workers,
 )
@@ -31,15 +29,8 @@ batch_size = [128]
 
 @pytest.fixture
 def env(tmp_path, mnist_dir):
-    database_url = f"sqlite:///{tmp_path / 'control.db'}"
-    upgrade(database_url)
-    with private_redis_db() as redis_url:
-        yield mnistgrid_env(
-            database_url=database_url,
-            broker_url=redis_url,
-            data_dir=str(mnist_dir),
-            reports_dir=str(tmp_path / "reports"),
-        )
+    with sqlite_env(tmp_path, mnist_dir, "control") as settings:
+        yield settings
 
 
 def test_cancel_stops_at_an_epoch_boundary_and_resume_runs_only_the_rest(env, tmp_path):

@@ -18,8 +18,7 @@ from orchestrator.progress import NO_WORKER_GRACE, UnservedQueues
 from tests.integration.services import (
     cli_running,
     linear_grid,
-    mnistgrid_env,
-    private_redis_db,
+    sqlite_env,
     wait_until,
     workers,
 )
@@ -68,15 +67,7 @@ def test_a_queue_whose_jobs_are_all_taken_is_not_named(store):
 def test_submit_wait_with_no_worker_says_what_to_start_and_ends_when_one_comes(
     tmp_path, mnist_dir
 ):
-    database_url = f"sqlite:///{tmp_path / 'unserved.db'}"
-    upgrade(database_url)
-    with private_redis_db() as redis_url:
-        env = mnistgrid_env(
-            database_url=database_url,
-            broker_url=redis_url,
-            data_dir=str(mnist_dir),
-            reports_dir=str(tmp_path / "reports"),
-        )
+    with sqlite_env(tmp_path, mnist_dir, "unserved") as env:
         grid = linear_grid(tmp_path, "unserved", 1)
         with cli_running(env, "submit", str(grid), "--wait") as (waiting, lines):
             wait_until(
