@@ -22,6 +22,7 @@ from tests.integration.services import (
     mnistgrid_env,
     private_redis_db,
     run_cli,
+    sqlite_env,
     start_worker,
     stop_process,
     wait_until,
@@ -75,13 +76,7 @@ def test_submit_wait_says_when_no_worker_takes_the_report_and_ends_when_one_does
     mnist_dir, tmp_path
 ):
     reports = tmp_path / "reports"
-    with private_redis_db() as redis_url:
-        env = mnistgrid_env(
-            database_url=f"sqlite:///{tmp_path / 'store.db'}",
-            broker_url=redis_url,
-            data_dir=str(mnist_dir),
-            reports_dir=str(reports),
-        )
+    with sqlite_env(tmp_path, mnist_dir, "store") as env:
         grid = linear_grid(tmp_path, "unreported", 1)
         host2 = start_worker(env, "host2", tmp_path / "host2.log", "--no-reports")
         main = None
