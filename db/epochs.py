@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from db.clock import Clock
@@ -123,8 +122,12 @@ def upsert(
     values: dict[str, Any],
     keys: tuple[str, ...],
 ) -> None:
-    dialect = postgresql if clock.postgres else sqlite
-    statement = dialect.insert(model.__table__).values(**values)
+    # Imported here, by the backend in use: the other's dialect is only import time.
+    if clock.postgres:
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(model.__table__).values(**values)
     statement = statement.on_conflict_do_update(
         index_elements=list(keys),
         set_={name: statement.excluded[name] for name in values if name not in keys},

@@ -27,7 +27,6 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -50,8 +49,22 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-# JSONB on PostgreSQL so users can index and query `params->>'seed'`; JSON text on SQLite.
-JSONType = JSON().with_variant(JSONB(), "postgresql")
+class JSONType(TypeDecorator[Any]):
+    """JSONB on PostgreSQL so users can index and query `params->>'seed'`; JSON text on SQLite.
+
+    Not `JSON().with_variant(JSONB(), ...)`: that imports the PostgreSQL dialect with the
+    models, and with it every driver's module, a twentieth of every command's start on SQLite.
+    """
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(JSON())
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -129,7 +142,7 @@ class SweepModel(Base):
 
     sweep_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    grid: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    grid: Mapped[dict[str, Any]] = mapped_column(JSONType())
     grid_hash: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -158,7 +171,7 @@ class JobModel(Base):
     model: Mapped[str] = mapped_column(String(16))
     loss: Mapped[str | None] = mapped_column(String(32))
     lr: Mapped[float | None] = mapped_column(Double)
-    params: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    params: Mapped[dict[str, Any]] = mapped_column(JSONType())
     group_key: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16))
     # Every start by a worker, resumes included (its history; nothing is bounded by it).
@@ -186,7 +199,7 @@ class JobModel(Base):
     best_acc: Mapped[float | None] = mapped_column(Double)
     best_epoch: Mapped[int | None] = mapped_column(Integer)
     train_seconds: Mapped[float | None] = mapped_column(Double)
-    run_info: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    run_info: Mapped[dict[str, Any] | None] = mapped_column(JSONType())
 
 
 class EpochModel(Base):
@@ -208,7 +221,7 @@ class EpochModel(Base):
     valid_loss_kind: Mapped[str | None] = mapped_column(String(8))
     valid_acc: Mapped[float | None] = mapped_column(Double)
     # One accuracy per class, in the job's class order; a class with no examples is null.
-    per_class_acc: Mapped[list[float | None]] = mapped_column(JSONType)
+    per_class_acc: Mapped[list[float | None]] = mapped_column(JSONType())
     seconds: Mapped[float] = mapped_column(Double)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -16,6 +16,7 @@ import sys
 import click
 
 from mnistgrid import __version__
+from mnistgrid.cli.collector import resume_collector
 from mnistgrid.errors import MnistgridError
 
 # name -> (module:attribute under mnistgrid.cli.commands, the summary `mnistgrid --help` lists;
@@ -104,23 +105,13 @@ def cli() -> None:
 
 
 def main() -> None:
-    # Imports make hundreds of thousands of objects that live as long as the process:
-    # collecting them again and again as they come cost a tenth of a command's start-up.
-    gc.disable()
+    gc.disable()  # for the command's imports (mnistgrid/cli/collector.py)
     try:
         run()
     finally:
         # The interpreter's last collections at exit took 0.15 s, more than most commands'
         # work: what is still alive now is freed with the process instead.
         gc.freeze()
-
-
-def resume_collector() -> None:
-    """Once `main` has imported the command: the imports' objects are frozen out of every
-    later collection's way, and the collector runs again for the command's own work."""
-    if not gc.isenabled():
-        gc.freeze()
-        gc.enable()
 
 
 def run() -> None:

@@ -18,7 +18,8 @@ from sqlalchemy.exc import ArgumentError
 
 from db.engine import safe_url
 from db.store import Store
-from mnistgrid.cli.commands.options import require_database, service_options, settings_from
+from mnistgrid.cli.commands.options import service_options
+from mnistgrid.cli.commands.services import require_database, settings_from
 from mnistgrid.errors import MnistgridError
 from mnistgrid.queue.app import make_celery
 from mnistgrid.queue.publish import check_broker

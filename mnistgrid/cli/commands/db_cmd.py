@@ -13,7 +13,7 @@ import click
 from db.engine import safe_url
 from db.migrate import current_revision, head_revision, known_revisions, upgrade
 from db.roles import grant_readonly
-from mnistgrid.cli.commands.options import require_database
+from mnistgrid.cli.commands.services import require_database
 from mnistgrid.settings import load_settings
 
 database_url_option = click.option(

@@ -20,7 +20,7 @@ import click
 
 from db.store import Store
 from mnistgrid.cli.commands.options import data_option
-from mnistgrid.cli.commands.sweep_cmd import await_report, console, requeue
+from mnistgrid.cli.commands.sweeping import await_report, console, requeue
 from mnistgrid.cli.commands.worker_cmd import worker_argv
 from mnistgrid.core.machine import usable_cores
 from mnistgrid.data.datasets import task_loader

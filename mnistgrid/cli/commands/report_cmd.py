@@ -12,7 +12,8 @@ from pathlib import Path
 
 import click
 
-from mnistgrid.cli.commands.options import existing_store, service_options, settings_from
+from mnistgrid.cli.commands.options import service_options
+from mnistgrid.cli.commands.services import existing_store, settings_from
 from mnistgrid.data.datasets import task_loader
 from mnistgrid.report.write import write_report
 

@@ -9,7 +9,8 @@ import click
 from rich.console import Console
 
 from db.records import MAX_ID
-from mnistgrid.cli.commands.options import existing_store, service_options, settings_from
+from mnistgrid.cli.commands.options import service_options
+from mnistgrid.cli.commands.services import existing_store, settings_from
 from mnistgrid.cli.commands.train_cmd import EpochPrinter
 from mnistgrid.core.learner import use_threads
 from mnistgrid.core.training import train_jobs

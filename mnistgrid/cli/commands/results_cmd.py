@@ -18,7 +18,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from mnistgrid.cli.commands.options import settings_from
+from mnistgrid.cli.commands.services import settings_from
 from mnistgrid.errors import BadInput
 from mnistgrid.results import Results
 from mnistgrid.results.compare import Comparison, family_lines, sweep_lines

@@ -12,7 +12,7 @@ from __future__ import annotations
 import click
 
 from db.engine import safe_url
-from mnistgrid.cli.commands.options import existing_store
+from mnistgrid.cli.commands.services import existing_store
 from mnistgrid.errors import BadInput
 from mnistgrid.settings import Settings, load_settings
 

@@ -16,7 +16,8 @@ import click
 from celery.exceptions import SecurityWarning
 
 from db.store import Store
-from mnistgrid.cli.commands.options import service_options, settings_from
+from mnistgrid.cli.commands.options import service_options
+from mnistgrid.cli.commands.services import settings_from
 from mnistgrid.core.machine import usable_cores
 from mnistgrid.errors import BadInput
 from mnistgrid.queue.app import filesystem_folder
