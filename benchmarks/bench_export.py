@@ -128,8 +128,8 @@ with Results(sys.argv[1]) as results:
 """
 # What each way imports, and nothing more: the floor under its figures.
 FLOORS = (
-    ("imports alone: csv, jsonl", "import mnistgrid.cli.commands.results_cmd"),
-    ("imports alone: parquet", "import mnistgrid.cli.commands.results_cmd, pyarrow.parquet"),
+    ("imports alone: csv, jsonl", "import mnistgrid.cli.commands.results_work"),
+    ("imports alone: parquet", "import mnistgrid.cli.commands.results_work, pyarrow.parquet"),
     ("imports alone: pandas", "import mnistgrid.results, pandas"),
 )
 

@@ -67,7 +67,7 @@ def main() -> None:
         for name, (argv, tree) in runs.items():
             times[name].append(timed(argv, tree))
     reference = statistics.median(times["this tree"])
-    print(f"mnistgrid {args.command} --help, {args.repeat} runs each, alternately")
+    print(f"the start of `mnistgrid {args.command} --help`, {args.repeat} runs each, alternately")
     print(f"{'way':<20} {'median s':>9} {'best s':>7} {'/ this tree':>12}")
     for name, seconds in times.items():
         median = statistics.median(seconds)

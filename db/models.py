@@ -49,6 +49,7 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+
 class JSONType(TypeDecorator[Any]):
     """JSONB on PostgreSQL so users can index and query `params->>'seed'`; JSON text on SQLite.
 

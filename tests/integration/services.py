@@ -18,7 +18,7 @@ import redis
 
 from db.migrate import upgrade
 from db.store import Store
-from mnistgrid.cli.commands.worker_cmd import worker_argv
+from mnistgrid.cli.commands.worker_work import worker_argv
 
 REDIS = "redis://127.0.0.1:6379"
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -45,20 +46,39 @@ def test_help_imports_no_command():
 
 
 # The libraries that are most of a command's start (issue 21: the CLI starts in under 0.5 s).
-START_LIBRARIES = ("sqlalchemy", "celery", "kombu", "rich", "torch")
+START_LIBRARIES = ("sqlalchemy", "celery", "kombu", "rich", "torch", "matplotlib", "pandas")
 
 
-@pytest.mark.parametrize("name", ["submit", "status", "watch", "sweeps", "cancel", "resume"])
-def test_a_sweep_commands_help_imports_none_of_its_work(name):
+def every_command() -> list[list[str]]:
+    """Each command's argv, and each subcommand's of a group (`db upgrade`, `data info`)."""
+    found = []
+    for name in COMMANDS:
+        found.append([name])
+        command = cli.get_command(None, name)
+        if isinstance(command, click.Group):
+            found += [[name, sub] for sub in command.list_commands(None)]
+    return found
+
+
+@pytest.mark.parametrize("argv", every_command(), ids=" ".join)
+def test_a_commands_help_imports_none_of_its_work(argv):
     done = run_python(
         "import sys\n"
         "from mnistgrid.cli import main\n"
-        f"sys.argv = ['mnistgrid', {name!r}, '--help']\n"
+        f"sys.argv = ['mnistgrid', *{argv!r}, '--help']\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         f"heavy = sorted({{m.split('.')[0] for m in sys.modules}} & set({START_LIBRARIES!r}))\n"
         "print('LOADED', heavy)\n"
     )
     assert "Usage: mnistgrid" in done.stdout and "LOADED []" in done.stdout, done.stdout
+
+
+def test_the_export_formats_in_its_help_are_the_exports_own():
+    from mnistgrid.cli.commands.results_cmd import FORMATS
+    from mnistgrid.results.export import FORMATS as EXPORTED
+
+    assert FORMATS == EXPORTED
+
 
 def test_a_command_runs_with_the_collector_on_once_main_has_imported_it():
     """`main` pauses the collector for the imports only: a long command (a worker, `serve`)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from db.records import SweepInfo
-from mnistgrid.cli.commands.sweeping import echo_report
+from mnistgrid.cli.commands.sweep_work import echo_report
 from mnistgrid.report import report_paths
 from mnistgrid.settings import Settings
 

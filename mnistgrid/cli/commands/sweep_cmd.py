@@ -3,7 +3,7 @@
 mnistgrid submit examples/quick.toml --wait
 mnistgrid status quick
 
-Click alone here; each command's work is in sweeping.py, imported when the command runs.
+Click alone here; each command's work is in sweep_work.py, imported when the command runs.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from mnistgrid.cli.commands.options import service_options
 
 
 def work() -> ModuleType:
-    return import_work("mnistgrid.cli.commands.sweeping")
+    return import_work("mnistgrid.cli.commands.sweep_work")
 
 
 @click.command()
