@@ -17,6 +17,7 @@ import json
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -56,6 +57,16 @@ def make_engine(url: str | URL, *, foreign_keys: bool = True) -> Engine:
         )
     _engines.add(engine)
     return engine
+
+
+def missing_sqlite_file(url: str | URL) -> str | None:
+    """The file of a SQLite URL when it is not there (a mistyped path, not a new database to
+    create); None for any other URL, an in-memory database or a file that exists."""
+    parsed = make_url(url)
+    file = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    if file in (None, "", ":memory:") or Path(file).exists():
+        return None
+    return file
 
 
 def safe_url(url: str | URL) -> str:

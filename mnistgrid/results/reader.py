@@ -15,11 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy.engine import make_url
-
+from db.engine import missing_sqlite_file
 from db.records import JobInfo
 from db.store import Store
 from mnistgrid.errors import NotFound
@@ -197,7 +195,6 @@ class Results:
 
 def require_existing(url: str) -> None:
     """A SQLite file that is not there is a mistyped path: a reader never creates one."""
-    parsed = make_url(url)
-    file = parsed.database if parsed.get_backend_name() == "sqlite" else None
-    if file not in (None, "", ":memory:") and not Path(file).exists():
+    file = missing_sqlite_file(url)
+    if file is not None:
         raise NotFound(f"no database at {file}")

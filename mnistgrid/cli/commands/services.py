@@ -6,8 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
+from db.engine import missing_sqlite_file
 from db.store import Store
 from mnistgrid.errors import NotFound
 from mnistgrid.settings import Settings, load_settings
@@ -26,9 +25,8 @@ def settings_from(
 
 def require_database(database_url: str) -> None:
     """A SQLite file that is not there is a mistyped path, not a new database to create."""
-    url = make_url(database_url)
-    file = url.database if url.get_backend_name() == "sqlite" else None
-    if file not in (None, "", ":memory:") and not Path(file).exists():
+    file = missing_sqlite_file(database_url)
+    if file is not None:
         raise NotFound(f"no database at {file} (MNISTGRID_DATABASE_URL)")
 
 
