@@ -94,7 +94,8 @@ def test_an_sha_sweep_parks_at_rungs_and_restacks_the_survivors(env, tmp_path, m
     with workers(env, tmp_path, count=1):
         sweep_id = submit(env, tmp_path, "sha")
         planned = {job.job_id: job.group_key for job in store.sweep_jobs(sweep_id)}
-        wait_until(lambda: store.get_sweep(sweep_id).status == "finished", 300, "the end")
+        # The sweep ends before its report is written (the report queue's task): wait for both.
+        wait_until(lambda: store.get_sweep(sweep_id).report_status == "written", 300, "the end")
     jobs = {job.lr: job for job in store.sweep_jobs(sweep_id)}
     assert sorted(job.status for job in jobs.values()) == ["stopped"] * 5 + ["succeeded"]
     reached = sorted(len(epochs_of(store, job.job_id)) for job in jobs.values())
