@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+from collections.abc import Callable
 from types import ModuleType
 
 
@@ -29,3 +30,11 @@ def import_work(module: str) -> ModuleType:
         return importlib.import_module(module)
     finally:
         resume_collector()
+
+
+def work_beside(command_module: str) -> Callable[[], ModuleType]:
+    """For a command's module `X_cmd`: what imports its work, `X_work` beside it, when called."""
+    if not command_module.endswith("_cmd"):
+        raise ValueError(f"{command_module} is not a command's module (X_cmd)")
+    work = command_module.removesuffix("_cmd") + "_work"
+    return lambda: import_work(work)

@@ -73,6 +73,25 @@ def test_a_commands_help_imports_none_of_its_work(argv):
     assert "Usage: mnistgrid" in done.stdout and "LOADED []" in done.stdout, done.stdout
 
 
+def test_each_commands_work_is_the_module_beside_it_and_leaves_the_collector_on():
+    modules = sorted({where.split(":")[0] for where, _ in COMMANDS.values()})
+    done = run_python(
+        "import gc, importlib\n"
+        f"for name in {modules!r}:\n"
+        "    work = importlib.import_module('mnistgrid.cli.commands.' + name).work()\n"
+        "    print(work.__name__.split('.')[-1], gc.isenabled())\n"
+    )
+    beside = [f"{name.removesuffix('_cmd')}_work True" for name in modules]
+    assert done.stdout.splitlines() == beside, done.stdout + done.stderr
+
+
+def test_only_a_commands_module_has_work_beside_it():
+    from mnistgrid.cli.collector import work_beside
+
+    with pytest.raises(ValueError, match="not a command's module"):
+        work_beside("mnistgrid.cli.commands.sweep_work")
+
+
 def test_the_export_formats_in_its_help_are_the_exports_own():
     from mnistgrid.cli.commands.results_cmd import FORMATS
     from mnistgrid.results.export import FORMATS as EXPORTED

@@ -12,16 +12,12 @@ Click alone here; the checks are in check_work.py, imported when the command run
 
 from __future__ import annotations
 
-from types import ModuleType
-
 import click
 
-from mnistgrid.cli.collector import import_work
+from mnistgrid.cli.collector import work_beside
 from mnistgrid.cli.commands.options import service_options
 
-
-def work() -> ModuleType:
-    return import_work("mnistgrid.cli.commands.check_work")
+work = work_beside(__name__)
 
 
 @click.command()

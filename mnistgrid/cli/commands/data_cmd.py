@@ -10,19 +10,17 @@ Click alone here; their work is in data_work.py, imported when one runs.
 from __future__ import annotations
 
 from pathlib import Path
-from types import ModuleType
 
 import click
 
-from mnistgrid.cli.collector import import_work
+from mnistgrid.cli.collector import work_beside
 from mnistgrid.cli.commands.options import data_option
 
 CACHE_HELP = "where downloads and decoded tensors go [default: MNISTGRID_CACHE_DIR]"
 FOLDER = click.Path(path_type=Path, file_okay=False)
 
 
-def work() -> ModuleType:
-    return import_work("mnistgrid.cli.commands.data_work")
+work = work_beside(__name__)
 
 
 @click.group()

@@ -10,11 +10,9 @@ Click alone here; their work is in db_work.py, imported when one runs.
 
 from __future__ import annotations
 
-from types import ModuleType
-
 import click
 
-from mnistgrid.cli.collector import import_work
+from mnistgrid.cli.collector import work_beside
 
 database_url_option = click.option(
     "--database-url",
@@ -24,8 +22,7 @@ database_url_option = click.option(
 )
 
 
-def work() -> ModuleType:
-    return import_work("mnistgrid.cli.commands.db_work")
+work = work_beside(__name__)
 
 
 @click.group()

@@ -12,19 +12,17 @@ Click alone here; the run is in demo_work.py, imported when the command runs.
 from __future__ import annotations
 
 from pathlib import Path
-from types import ModuleType
 
 import click
 
-from mnistgrid.cli.collector import import_work
+from mnistgrid.cli.collector import work_beside
 from mnistgrid.cli.commands.options import data_option
 
 # The repository (or /app in the image) holds examples/ beside the packages.
 QUICK_GRID = Path(__file__).resolve().parents[3] / "examples" / "quick.toml"
 
 
-def work() -> ModuleType:
-    return import_work("mnistgrid.cli.commands.demo_work")
+work = work_beside(__name__)
 
 
 @click.command()

@@ -11,16 +11,13 @@ Click alone here; the writing is in report_work.py, imported when the command ru
 from __future__ import annotations
 
 from pathlib import Path
-from types import ModuleType
 
 import click
 
-from mnistgrid.cli.collector import import_work
+from mnistgrid.cli.collector import work_beside
 from mnistgrid.cli.commands.options import service_options
 
-
-def work() -> ModuleType:
-    return import_work("mnistgrid.cli.commands.report_work")
+work = work_beside(__name__)
 
 
 @click.command()

@@ -7,16 +7,12 @@ Click alone here; the rerun is in rerun_work.py, imported when the command runs.
 
 from __future__ import annotations
 
-from types import ModuleType
-
 import click
 
-from mnistgrid.cli.collector import import_work
+from mnistgrid.cli.collector import work_beside
 from mnistgrid.cli.commands.options import service_options
 
-
-def work() -> ModuleType:
-    return import_work("mnistgrid.cli.commands.rerun_work")
+work = work_beside(__name__)
 
 
 @click.command()

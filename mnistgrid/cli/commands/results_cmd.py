@@ -13,11 +13,10 @@ Click alone here; their work is in results_work.py, imported when one runs.
 from __future__ import annotations
 
 from pathlib import Path
-from types import ModuleType
 
 import click
 
-from mnistgrid.cli.collector import import_work
+from mnistgrid.cli.collector import work_beside
 
 # mnistgrid.results.export.FORMATS, spelled again (tests/unit/test_cli.py checks they agree):
 # importing mnistgrid.results imports SQLAlchemy, which `--help` has no use for.
@@ -26,8 +25,7 @@ FORMATS = ("csv", "jsonl", "parquet")
 database_option = click.option("--database-url", default=None, help="[env MNISTGRID_DATABASE_URL]")
 
 
-def work() -> ModuleType:
-    return import_work("mnistgrid.cli.commands.results_work")
+work = work_beside(__name__)
 
 
 @click.command()

@@ -11,15 +11,11 @@ Click alone here; the serving is in serve_work.py, imported when the command run
 
 from __future__ import annotations
 
-from types import ModuleType
-
 import click
 
-from mnistgrid.cli.collector import import_work
+from mnistgrid.cli.collector import work_beside
 
-
-def work() -> ModuleType:
-    return import_work("mnistgrid.cli.commands.serve_work")
+work = work_beside(__name__)
 
 
 @click.command()

@@ -8,17 +8,14 @@ Click alone here; the training is in train_work.py, imported when the command ru
 from __future__ import annotations
 
 from pathlib import Path
-from types import ModuleType
 
 import click
 
-from mnistgrid.cli.collector import import_work
+from mnistgrid.cli.collector import work_beside
 from mnistgrid.cli.commands.options import data_option
 from mnistgrid.spec import GRADIENT_BY_MODEL
 
-
-def work() -> ModuleType:
-    return import_work("mnistgrid.cli.commands.train_work")
+work = work_beside(__name__)
 
 
 @click.command()

@@ -8,16 +8,12 @@ Click alone here; starting the worker is in worker_work.py, imported when the co
 
 from __future__ import annotations
 
-from types import ModuleType
-
 import click
 
-from mnistgrid.cli.collector import import_work
+from mnistgrid.cli.collector import work_beside
 from mnistgrid.cli.commands.options import service_options
 
-
-def work() -> ModuleType:
-    return import_work("mnistgrid.cli.commands.worker_work")
+work = work_beside(__name__)
 
 
 @click.command()
