@@ -1,9 +1,9 @@
 """Every report figure is laid out so that it reads: each text it draws lies inside the picture,
-no two texts it draws cover each other, a figure's legend covers no panel, and no two panels
-cover each other. For the sweeps whose figures differ in shape: the demo's (two models, three
-losses, a legend of lrs), one of seeds (bands), one stopped by ASHA, one of 32 lrs (a colour
-scale), one of a single linear job, a 3-vs-7 pair, and the confusion matrices of one family, of
-two and of three.
+no two texts it draws cover each other, a figure's legend covers no panel, no two panels cover
+each other, and an axis of evenly spaced ticks has few of them. For the sweeps whose figures
+differ in shape: the demo's (two models, three losses, a legend of lrs), one of seeds (bands),
+one stopped by ASHA, one of 32 lrs (a colour scale), one of a single linear job, a 3-vs-7 pair,
+and the confusion matrices of one family, of two and of three.
 
     python -m pytest tests/integration/test_report_layout.py
 
@@ -18,15 +18,16 @@ from itertools import combinations
 from pathlib import Path
 
 import pytest
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 from matplotlib.text import Text
+from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import Bbox
 
 from db.store import Store
 from mnistgrid.report.confusion import Confusion
 from mnistgrid.report.drawing import DRAWERS, FigureInputs, figure_names
+from mnistgrid.report.figures.style import TICK_INTERVALS, save
 from mnistgrid.report.gather import gather
 from mnistgrid.report.summary import family_bests, loss_bests
 from tests.integration.twins import EXAMPLES, write_sweep
@@ -85,17 +86,17 @@ def figures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Figure]:
             matrices = [(b.family, confusion(data.classes)) for b in bests]
             inputs = FigureInputs(data, bests, loss_bests(data), matrices)
             for name in figure_names(inputs):
-                drawn[f"{sweep}/{name}"] = draw(DRAWERS[name](inputs))
+                drawn[f"{sweep}/{name}"] = draw(DRAWERS[name](inputs), folder)
             if sweep == "quick":
                 for n in (1, 2):
                     few = FigureInputs(data, bests, [], matrices[:n])
-                    drawn[f"quick/confusion of {n}"] = draw(DRAWERS["confusion"](few))
+                    drawn[f"quick/confusion of {n}"] = draw(DRAWERS["confusion"](few), folder)
     assert len(drawn) > 40
     return drawn
 
 
-def draw(fig: Figure) -> Figure:
-    FigureCanvasAgg(fig).draw()
+def draw(fig: Figure, folder: Path) -> Figure:
+    save(fig, folder / "figure.png")  # as the report saves it: Agg, and its ticks
     return fig
 
 
@@ -173,6 +174,18 @@ def test_no_two_panels_cover_each_other(figures: dict[str, Figure]) -> None:
         or overlap(a.get_window_extent(), b.get_tightbbox())
     ]
     assert not covered
+
+
+def test_an_axis_of_evenly_spaced_ticks_has_few_of_them(figures: dict[str, Figure]) -> None:
+    crowded = [
+        f"{name}: {ax.get_title()!r} {axis.axis_name} {shown}"
+        for name, fig in figures.items()
+        for ax in fig.axes
+        for axis in (ax.xaxis, ax.yaxis)
+        if isinstance(axis.get_major_locator(), MaxNLocator)
+        and (shown := len(axis._update_ticks())) > TICK_INTERVALS + 1
+    ]
+    assert not crowded
 
 
 def test_every_count_of_a_confusion_matrix_reads_inside_its_cell(

@@ -21,6 +21,7 @@ from mnistgrid.report.figures.style import (
     DIVERGED_COLOR,
     FAMILY_COLORS,
     STOPPED_COLOR,
+    TICK_INTERVALS,
     LrColors,
     accuracy_floor,
 )
@@ -72,7 +73,7 @@ def plot_curves(data: SweepData) -> Figure:
                 clip_on=False,
             )
         panel.ax.set_ylim(floor, 1.0)
-        panel.ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        panel.ax.xaxis.set_major_locator(MaxNLocator(TICK_INTERVALS, integer=True))
         panel.ax.set_xlabel("epoch")
         if panel.ax.get_subplotspec().is_first_col():
             panel.ax.set_ylabel("validation accuracy")
