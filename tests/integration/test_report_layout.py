@@ -14,10 +14,13 @@ saves it.
 
 from __future__ import annotations
 
+from collections import Counter
 from itertools import combinations
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pytest
+from matplotlib.axes import Axes
 from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 from matplotlib.text import Text
@@ -27,6 +30,7 @@ from matplotlib.transforms import Bbox
 from db.store import Store
 from mnistgrid.report.confusion import Confusion
 from mnistgrid.report.drawing import DRAWERS, FigureInputs, figure_names
+from mnistgrid.report.figures.layout import GAP
 from mnistgrid.report.figures.style import TICK_INTERVALS, save
 from mnistgrid.report.gather import gather
 from mnistgrid.report.summary import family_bests, loss_bests
@@ -220,3 +224,53 @@ def test_every_count_of_a_confusion_matrix_reads_inside_its_cell(
                 checked += 1
     assert checked > 400
     assert not problems
+
+
+def test_panels_that_share_an_axis_label_it_once_and_stand_close(
+    figures: dict[str, Figure],
+) -> None:
+    """The curves and lr panels share their axes: the x axis is labelled under the last row
+    only (ticks and name), the y axis left of the first column only, and a row stands under
+    the one above with room for its title, not for labels that are not drawn."""
+    problems, checked = [], Counter[str]()
+    names = ("quick/curves", "quick/lr_sensitivity", "seeds/curves", "seeds/lr_sensitivity")
+    for name in names:
+        fig = figures[name]
+        texts = {text for text, _ in drawn_texts(fig)}
+        for ax in fig.axes:
+            if (spec := ax.get_subplotspec()) is None:
+                continue
+            last, title = spec.is_last_row(), repr(ax.get_title())
+            ticks = {t.get_text() for t in ax.get_xticklabels()} & texts
+            if bool(ax.get_xlabel()) != last or bool(ticks) != last:
+                problems.append(f"{name}: {title} x labelled {ax.get_xlabel()!r} {ticks}")
+            if bool(ax.get_ylabel()) != spec.is_first_col():
+                problems.append(f"{name}: {title} y labelled {ax.get_ylabel()!r}")
+            if not last:
+                below = panel_below(fig, ax)
+                gap = ax.get_window_extent().y0 - below.get_window_extent().y1
+                room = below.title.get_window_extent().height + points(
+                    fig, plt.rcParams["axes.titlepad"] + GAP * 72
+                )
+                if gap > room + TOUCH:
+                    problems.append(f"{name}: {gap:.0f} px under {title}, not {room:.0f}")
+                checked[name] += 1
+    assert set(checked) == set(names)  # each has a row above another
+    assert not problems
+
+
+def panel_below(fig: Figure, ax: Axes) -> Axes:
+    spec = ax.get_subplotspec()
+    (below,) = [
+        b
+        for b in fig.axes
+        if (s := b.get_subplotspec()) is not None
+        and s.rowspan.start == spec.rowspan.stop
+        and s.colspan == spec.colspan
+    ]
+    return below
+
+
+def points(fig: Figure, size: float) -> float:
+    """Pixels of a length in points."""
+    return size * fig.dpi / 72

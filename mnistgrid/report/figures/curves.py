@@ -16,7 +16,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from mnistgrid.report.figures.layout import Frame
-from mnistgrid.report.figures.panels import Panel, baseline_lines, trained_panels
+from mnistgrid.report.figures.panels import Panel, baseline_lines, label_outer, trained_panels
 from mnistgrid.report.figures.style import (
     DIVERGED_COLOR,
     FAMILY_COLORS,
@@ -74,9 +74,7 @@ def plot_curves(data: SweepData) -> Figure:
             )
         panel.ax.set_ylim(floor, 1.0)
         panel.ax.xaxis.set_major_locator(MaxNLocator(TICK_INTERVALS, integer=True))
-        panel.ax.set_xlabel("epoch")
-        if panel.ax.get_subplotspec().is_first_col():
-            panel.ax.set_ylabel("validation accuracy")
+    label_outer(panels, "epoch", "validation accuracy")
     frame = Frame(fig)
     scale = len(lrs) > LEGEND_LRS
     if scale:

@@ -103,6 +103,9 @@ class Frame:
 
     def _margins(self, renderer: RendererAgg, panels: list[Axes], sides: list[float]) -> Margins:
         under_row = _below_panels(renderer, panels)
+        upper = [ax for ax in panels if not ax.get_subplotspec().is_last_row()]
+        # Shared x ticks are labelled under the last row only: the rows above need no room.
+        between = _below_panels(renderer, upper) if any(map(_labelled_below, upper)) else 0.0
         title = max(_title_height(renderer, ax) for ax in panels)
         # The last x tick label sticks out past the panels by half its width.
         overhang = max(GAP, _text_width(renderer, ACCURACY_TICKS[0], "xtick.labelsize") / 2)
@@ -114,7 +117,7 @@ class Frame:
             right=EDGE + overhang + sum(sides) + GAP * max(len(sides) - 1, 0),
             top=EDGE + title + self._suptitle(renderer),
             bottom=EDGE + under_row + below,
-            rows=under_row + title + GAP,
+            rows=between + title + GAP,
             overhang=overhang,
         )
 
@@ -160,6 +163,11 @@ def _below_panels(renderer: RendererAgg, panels: list[Axes]) -> float:
         + _text_height(renderer, "0", "xtick.labelsize")
         + _label_room(any(ax.get_xlabel() for ax in panels))
     )
+
+
+def _labelled_below(ax: Axes) -> bool:
+    """Whether the panel labels its x ticks, or its x axis, under it."""
+    return bool(ax.xaxis.get_tick_params(which="major")["labelbottom"] or ax.get_xlabel())
 
 
 def _title_height(renderer: RendererAgg, ax: Axes) -> float:

@@ -13,7 +13,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from mnistgrid.report.figures.layout import Frame
-from mnistgrid.report.figures.panels import Panel, baseline_lines, trained_panels
+from mnistgrid.report.figures.panels import Panel, baseline_lines, label_outer, trained_panels
 from mnistgrid.report.figures.style import (
     DIVERGED_COLOR,
     FAMILY_COLORS,
@@ -47,9 +47,7 @@ def plot_lr_sensitivity(data: SweepData) -> Figure:
     for panel in panels:
         draw_panel(panel, floor)
         baseline_lines(panel.ax, data, label=True)
-        panel.ax.set_xlabel("learning rate (log scale)")
-        if panel.ax.get_subplotspec().is_first_col():
-            panel.ax.set_ylabel("final validation accuracy")
+    label_outer(panels, "learning rate (log scale)", "final validation accuracy")
     if lrs:
         margin = (max(lrs) / min(lrs)) ** 0.05 if max(lrs) > min(lrs) else 2.0
         panels[0].ax.set_xlim(min(lrs) / margin, max(lrs) * margin)

@@ -37,7 +37,6 @@ def trained_panels(data: SweepData, width: float, height: float) -> tuple[Figure
             ax = grid[r][c]
             jobs = tuple(j for j in trained if j.model == model and j.loss == loss)
             ax.set_title(f"{model} · {loss}", color=FAMILY_COLORS[model])
-            ax.tick_params(labelbottom=True)  # sharex hides them above the last row
             if not jobs or not any(j.epochs for j in jobs):
                 what = (
                     "not in the grid"
@@ -49,6 +48,17 @@ def trained_panels(data: SweepData, width: float, height: float) -> tuple[Figure
                 )
             panels.append(Panel(model, loss, jobs, ax))
     return fig, panels
+
+
+def label_outer(panels: list[Panel], xlabel: str, ylabel: str) -> None:
+    """Axis labels where the shared ticks are labelled: under the last row, left of the first
+    column (each text drawn is about a millisecond; docs/benchmarks.md, "Report")."""
+    for panel in panels:
+        spec = panel.ax.get_subplotspec()
+        if spec.is_last_row():
+            panel.ax.set_xlabel(xlabel)
+        if spec.is_first_col():
+            panel.ax.set_ylabel(ylabel)
 
 
 def baseline_lines(ax: Axes, data: SweepData, label: bool) -> None:
