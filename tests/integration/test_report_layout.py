@@ -1,9 +1,10 @@
 """Every report figure is laid out so that it reads: each text it draws lies inside the picture,
 no two texts it draws cover each other, a figure's legend covers no panel, no two panels cover
-each other, and an axis of evenly spaced ticks has few of them. For the sweeps whose figures
-differ in shape: the demo's (two models, three losses, a legend of lrs), one of seeds (bands),
-one stopped by ASHA, one of 32 lrs (a colour scale), one of a single linear job, a 3-vs-7 pair,
-and the confusion matrices of one family, of two and of three.
+each other, an axis of evenly spaced ticks has few of them, and panels that share an axis label
+it once and stand as close as their titles allow. For the sweeps whose figures differ in shape:
+the demo's (two models, three losses, a legend of lrs), one of seeds (bands), one stopped by
+ASHA, one of 32 lrs (a colour scale), one of a single linear job, a 3-vs-7 pair, and the
+confusion matrices of one family, of two and of three.
 
     python -m pytest tests/integration/test_report_layout.py
 

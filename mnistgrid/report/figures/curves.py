@@ -72,7 +72,7 @@ def plot_curves(data: SweepData) -> Figure:
                 mew=2,
                 clip_on=False,
             )
-    # The panels share their axes: set once, for all (on each, a fifth of making the figure).
+    # The panels share their axes: set once, for all (on each, a third of making the figure).
     shared = panels[0].ax
     shared.set_ylim(floor, 1.0)
     shared.set_xlim(shared.get_xlim())  # the epochs drawn: scaled once, not again at each draw
