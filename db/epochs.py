@@ -36,8 +36,7 @@ def record_epochs(
     """Store each write of a job `worker` holds; see `Store.record_epochs`."""
     held = renew(session, clock, [w.job_id for w in writes], worker, lease_seconds)
     mine = [w for w in writes if w.job_id in held]
-    for write in mine:
-        store_epoch(session, clock, write)
+    store_epochs(session, clock, mine)
     diverged = [w.job_id for w in mine if w.diverged]
     ended = end_jobs(session, clock, diverged, "diverged", held_by(worker))
     alive = [w for w in mine if not w.diverged]
@@ -101,35 +100,40 @@ def waiting_at_rung(session: Session, epochs: dict[int, int], stop: StopCheck) -
     ]
 
 
-def store_epoch(session: Session, clock: Clock, write: EpochWrite) -> None:
-    now = clock.now()
-    row = {"job_id": write.job_id, **epoch_values(write.row), "recorded_at": now}
-    upsert(session, clock, EpochModel, row, keys=("job_id", "epoch"))
-    if write.checkpoint is not None:
-        checkpoint = {
-            "job_id": write.job_id,
-            "epoch": write.row.epoch,
-            "state": write.checkpoint,
-            "saved_at": now,
-        }
-        upsert(session, clock, CheckpointModel, checkpoint, keys=("job_id",))
+def store_epochs(session: Session, clock: Clock, writes: Sequence[EpochWrite]) -> None:
+    """The writes' epoch rows and checkpoints: one statement each for the whole stack (one a
+    job and table was most of a stack's epoch write; docs/benchmarks.md, "Store")."""
+    rows = [{"job_id": w.job_id, **epoch_values(w.row)} for w in writes]
+    upsert(session, clock, EpochModel, rows, keys=("job_id", "epoch"), stamp="recorded_at")
+    checkpoints = [
+        {"job_id": w.job_id, "epoch": w.row.epoch, "state": w.checkpoint}
+        for w in writes
+        if w.checkpoint is not None
+    ]
+    upsert(session, clock, CheckpointModel, checkpoints, keys=("job_id",), stamp="saved_at")
 
 
 def upsert(
     session: Session,
     clock: Clock,
     model: type[EpochModel] | type[CheckpointModel],
-    values: dict[str, Any],
+    rows: list[dict[str, Any]],
     keys: tuple[str, ...],
+    stamp: str,
 ) -> None:
+    """Insert the rows (all of the same columns), or update those whose `keys` are there
+    already; either way with the clock's now in the `stamp` column."""
+    if not rows:
+        return
     # Imported here, by the backend in use: the other's dialect is only import time.
     if clock.postgres:
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    statement = insert(model.__table__).values(**values)
+    statement = insert(model.__table__).values({stamp: clock.now()})
+    updated = [name for name in rows[0] if name not in keys]
     statement = statement.on_conflict_do_update(
         index_elements=list(keys),
-        set_={name: statement.excluded[name] for name in values if name not in keys},
+        set_={name: statement.excluded[name] for name in [*updated, stamp]},
     )
-    session.execute(statement)
+    session.execute(statement, rows)

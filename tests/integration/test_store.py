@@ -575,10 +575,10 @@ def test_epoch_and_checkpoint_commit_together(
     store.record_epoch(job_id, "w1", epoch(1), checkpoint=b"one")
     original = db_epochs.upsert
 
-    def checkpoint_fails(session: Any, clock: Any, model: Any, values: Any, keys: Any) -> None:
+    def checkpoint_fails(session: Any, clock: Any, model: Any, rows: Any, **kwargs: Any) -> None:
         if model.__tablename__ == "checkpoints":
             raise RuntimeError("disk full")
-        original(session, clock, model, values, keys)
+        original(session, clock, model, rows, **kwargs)
 
     monkeypatch.setattr(db_epochs, "upsert", checkpoint_fails)
     with pytest.raises(RuntimeError, match="disk full"):
