@@ -540,6 +540,25 @@ def test_a_stack_records_in_one_call(store: Store) -> None:
     assert not store.record_epochs("w1", writes[::2]).keep_training
 
 
+def test_a_stack_records_an_epoch_again_over_the_first(store: Store) -> None:
+    """A stack that trains an epoch again (resumed from the checkpoint before it) replaces each
+    member's row and checkpoint of that epoch, and stamps them anew."""
+    _, (a, b, c) = new_sweep(store)
+    store.claim_jobs([a, b, c], "w1", 60)
+    store.record_epochs("w1", [EpochWrite(j, epoch(1, acc=0.5), b"first") for j in (a, b, c)])
+    before = rows(store, "SELECT job_id, saved_at FROM checkpoints ORDER BY job_id")
+    again = [EpochWrite(j, epoch(1, acc=0.6 + j / 100), f"again {j}".encode()) for j in (a, b, c)]
+    assert store.record_epochs("w1", again).keep_training
+    assert [(j, [r.valid_acc for r in store.epochs(j)]) for j in (a, b, c)] == [
+        (j, [0.6 + j / 100]) for j in (a, b, c)
+    ]
+    after = rows(store, "SELECT job_id, state, saved_at FROM checkpoints ORDER BY job_id")
+    assert [(j, bytes(state)) for j, state, _ in after] == [
+        (j, f"again {j}".encode()) for j in (a, b, c)
+    ]
+    assert all(new > old for (_, old), (_, _, new) in zip(before, after, strict=True))
+
+
 def test_the_stopping_rule_decides_in_the_recording_transaction(store: Store) -> None:
     """A rung's decision is made with the epoch that reaches it: no restart can skip it."""
     sweep_id, (a, b, c) = new_sweep(store)
