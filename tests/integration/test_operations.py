@@ -252,7 +252,10 @@ def test_seven_graceful_restarts_of_the_only_worker_cost_no_job(worker_env, tmp_
     env = worker_env
     grid = tmp_path / "restarts.toml"
     losses = '["cross_entropy", "softmax_mse"]'  # two stacks of two
-    grid.write_text(pair_grid("restarts", "[0.3, 1.0]", epochs=10, fuse=True, losses=losses))
+    # Room for seven restarts, each an epoch or three of one stack: with ten, a quick machine
+    # ended the sweep before the seventh worker could claim a job.
+    epochs = 24
+    grid.write_text(pair_grid("restarts", "[0.3, 1.0]", epochs=epochs, fuse=True, losses=losses))
     store = Store(env["MNISTGRID_DATABASE_URL"])
     assert run_cli(env, "submit", str(grid)).returncode == 0
     sweep_id = store.get_sweep("restarts").sweep_id
@@ -288,7 +291,7 @@ def test_seven_graceful_restarts_of_the_only_worker_cost_no_job(worker_env, tmp_
     assert [job.status for job in jobs] == ["succeeded"] * 4
     assert all(job.lost_attempts == 0 for job in jobs)
     for job in jobs:
-        assert epochs_of(store, job.job_id) == list(range(1, 11))
+        assert epochs_of(store, job.job_id) == list(range(1, epochs + 1))
     print(f"\nseven graceful restarts: starts per job {[job.attempts for job in jobs]}")
 
 
