@@ -101,16 +101,20 @@ def waiting_at_rung(session: Session, epochs: dict[int, int], stop: StopCheck) -
 
 
 def store_epochs(session: Session, clock: Clock, writes: Sequence[EpochWrite]) -> None:
-    """The writes' epoch rows and checkpoints: one statement each for the whole stack (one a
-    job and table was most of a stack's epoch write; docs/benchmarks.md, "Store")."""
+    """The writes' epoch rows and checkpoints, each stamped with one now: a statement each for
+    the whole stack (a statement per job and table took most of a stack's epoch write;
+    docs/benchmarks.md, "Store")."""
+    now = clock.now()
     rows = [{"job_id": w.job_id, **epoch_values(w.row)} for w in writes]
-    upsert(session, clock, EpochModel, rows, keys=("job_id", "epoch"), stamp="recorded_at")
+    upsert(session, clock, EpochModel, rows, keys=("job_id", "epoch"), stamps={"recorded_at": now})
     checkpoints = [
         {"job_id": w.job_id, "epoch": w.row.epoch, "state": w.checkpoint}
         for w in writes
         if w.checkpoint is not None
     ]
-    upsert(session, clock, CheckpointModel, checkpoints, keys=("job_id",), stamp="saved_at")
+    upsert(
+        session, clock, CheckpointModel, checkpoints, keys=("job_id",), stamps={"saved_at": now}
+    )
 
 
 def upsert(
@@ -119,10 +123,10 @@ def upsert(
     model: type[EpochModel] | type[CheckpointModel],
     rows: list[dict[str, Any]],
     keys: tuple[str, ...],
-    stamp: str,
+    stamps: dict[str, Any],
 ) -> None:
     """Insert the rows (all of the same columns), or update those whose `keys` are there
-    already; either way with the clock's now in the `stamp` column."""
+    already; either way with the `stamps` (column -> SQL value) the same in every row."""
     if not rows:
         return
     # Imported here, by the backend in use: the other's dialect is only import time.
@@ -130,10 +134,10 @@ def upsert(
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    statement = insert(model.__table__).values({stamp: clock.now()})
-    updated = [name for name in rows[0] if name not in keys]
+    statement = insert(model.__table__).values(stamps)
+    updated = [name for name in [*rows[0], *stamps] if name not in keys]
     statement = statement.on_conflict_do_update(
         index_elements=list(keys),
-        set_={name: statement.excluded[name] for name in [*updated, stamp]},
+        set_={name: statement.excluded[name] for name in updated},
     )
     session.execute(statement, rows)
