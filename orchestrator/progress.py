@@ -82,7 +82,9 @@ def watch(
         TextColumn("{task.fields[acc]}"),
         TextColumn("{task.fields[status]}"),
     )
-    with Progress(*columns, console=console) as progress:
+    # Redrawn when the jobs are read, not ten times a second: rich would otherwise lay out
+    # every bar of a big sweep at each of its own refreshes, on the cores training it.
+    with Progress(*columns, console=console, auto_refresh=False) as progress:
         jobs = store.sweep_jobs(sweep_id)
         overall = progress.add_task("[bold]sweep", total=len(jobs), acc="", status="")
         bars = {
@@ -93,6 +95,7 @@ def watch(
         while True:
             jobs = store.sweep_jobs(sweep_id)
             update(progress, overall, bars, jobs)
+            progress.refresh()
             for notice in unserved.notices(jobs):
                 progress.console.print(notice)
             if on_poll is not None:
@@ -100,6 +103,7 @@ def watch(
             status = wait_for_end(store, sweep_id, poll)
             if status in DONE:
                 update(progress, overall, bars, store.sweep_jobs(sweep_id))
+                progress.refresh()
                 return status
 
 
@@ -135,11 +139,11 @@ def served_queues(store: Store) -> set[str]:
 
 
 def wait_for_end(store: Store, sweep_id: int, seconds: float) -> str:
-    """The sweep's status once it ended, or after `seconds`, reading the sweep alone (its
-    row and its counts), not every job's row."""
+    """The sweep's status once it ended, or after `seconds`, reading the sweep's status
+    alone, not every job's row."""
     deadline = time.monotonic() + seconds
     while True:
-        status = store.get_sweep(sweep_id).status
+        status = store.sweep_status(sweep_id)
         if status in DONE or time.monotonic() >= deadline:
             return status
         time.sleep(min(END_POLL, max(0.0, deadline - time.monotonic())))

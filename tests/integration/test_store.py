@@ -132,6 +132,8 @@ def test_unknown_sweep_and_job(store: Store) -> None:
         store.get_sweep("nope")
     with pytest.raises(NotFound, match="no sweep '42'"):
         store.sweep_jobs(42)
+    with pytest.raises(NotFound, match="no sweep '42'"):
+        store.sweep_status(42)
     with pytest.raises(NotFound, match="no job 7"):
         store.get_job(7)
     assert store.claim_job(7, "w1", 60) is None
@@ -180,6 +182,7 @@ def test_concurrent_new_sweeps_take_distinct_names(database_url: str, store: Sto
 
 def test_claim_takes_a_queued_job(store: Store) -> None:
     sweep_id, (job_id, *_) = new_sweep(store)
+    assert store.sweep_status(sweep_id) == "queued"
     claim = store.claim_job(job_id, "w1", 60)
     assert claim is not None
     assert (claim.job_id, claim.sweep_id, claim.attempt, claim.checkpoint) == (
@@ -195,6 +198,7 @@ def test_claim_takes_a_queued_job(store: Store) -> None:
     # The holder's lease, in the row: 60 s from its heartbeat.
     assert 59 <= (job.lease_until - job.heartbeat_at).total_seconds() <= 61
     assert store.get_sweep(sweep_id).status == "running"
+    assert store.sweep_status(sweep_id) == "running"
 
 
 def _claim_in_child(url: str, job_id: int, worker: str, barrier: Any, results: Any) -> None:
@@ -360,6 +364,7 @@ def test_hand_backs_never_use_up_a_job(store: Store) -> None:
     assert store.claim_job(job_id, "last", 60, max_attempts=3) is not None
     assert store.finish_job(job_id, "succeeded", worker="last").sweep_finished
     assert store.get_sweep(sweep_id).status == "finished"
+    assert store.sweep_status(sweep_id) == "finished"
 
 
 # -- healing --------------------------------------------------------------------------------
