@@ -4,7 +4,9 @@
     python benchmarks/bench_store.py --postgres-url postgresql://postgres@127.0.0.1:5432/postgres
 
 For each backend: creating a 1,000-job sweep (median of 3); the median and 95th percentile of
-200 `record_epoch` calls (without and with a 200 kB checkpoint); then, with 1,000 jobs x 40
+200 `record_epoch` calls (without and with a 200 kB checkpoint); a 32-job stack's epoch with
+the 31 kB checkpoint of a linear model each, as one `record_epochs` and as 32 `record_epoch`
+calls in turn (median of 30 each, and the ratio); then, with 1,000 jobs x 40
 epochs stored, `sweep_jobs` (the status query, 20 calls) and `sweep_epochs` (what the report
 reads, 5 calls). SQLite is a file in a temporary folder; PostgreSQL is a fresh database on the
 server, dropped at the end. Targets: an epoch write under 5 ms, the status query under 100 ms.
@@ -33,11 +35,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from db.migrate import upgrade  # noqa: E402
 from db.models import EpochModel  # noqa: E402
-from db.records import EpochRow, NewJob  # noqa: E402
+from db.records import EpochRow, EpochWrite, NewJob  # noqa: E402
 from db.store import Store  # noqa: E402
 
 N_JOBS, N_EPOCHS, N_WRITES = 1000, 40, 200
 CHECKPOINT = bytes(200_000)
+# A stack of issue 21's grid, each member's checkpoint a linear model's (784 x 10 + 10 floats).
+STACK, STACK_CHECKPOINT, STACK_EPOCHS = 32, bytes(31_500), 30
 
 
 def new_jobs(n: int, tag: str) -> list[NewJob]:
@@ -114,6 +118,8 @@ def bench(url: str) -> dict[str, str]:
             N_WRITES,
         )
 
+        stacked, one_by_one = stack_epochs(store)
+
         fill_epochs(store, sweep.sweep_id, N_EPOCHS)
         jobs = store.sweep_jobs(sweep.sweep_id)
         assert len(jobs) == N_JOBS and all(job.last_epoch == N_EPOCHS for job in jobs)
@@ -123,9 +129,36 @@ def bench(url: str) -> dict[str, str]:
         "create 1,000 jobs": f"{statistics.median(create_ms):.0f} ms",
         "record_epoch": "{:.2f} ms (p95 {:.1f})".format(*plain),
         "record_epoch + 200 kB ckpt": "{:.2f} ms (p95 {:.1f})".format(*with_checkpoint),
+        "a stack of 32's epoch, record_epochs": f"{stacked:.1f} ms",
+        "... as 32 record_epoch calls": f"{one_by_one:.1f} ms ({one_by_one / stacked:.1f}x)",
         "sweep_jobs (status)": "{:.1f} ms (p95 {:.1f})".format(*status),
         "sweep_epochs (40,000 rows)": f"{report[0]:.0f} ms",
     }
+
+
+def stack_epochs(store: Store) -> tuple[float, float]:
+    """Median ms of a 32-job stack's epoch written as one `record_epochs`, and as 32
+    `record_epoch` calls, the two ways taking turns on the same jobs (an epoch written again
+    replaces its rows, as a resumed stack's does)."""
+    stack = store.create_sweep("stack", {}, "s", new_jobs(STACK, "s"))
+    job_ids = [job.job_id for job in store.sweep_jobs(stack.sweep_id)]
+    store.claim_jobs(job_ids, "bench", 60)
+    writes = [EpochWrite(job_id, row(1), STACK_CHECKPOINT) for job_id in job_ids]
+    ways: dict[str, Callable[[], object]] = {
+        "stacked": lambda: store.record_epochs("bench", writes),
+        "one by one": lambda: [
+            store.record_epoch(w.job_id, "bench", w.row, w.checkpoint) for w in writes
+        ],
+    }
+    times: dict[str, list[float]] = {way: [] for way in ways}
+    for way in ways.values():
+        way()  # untimed: the first call compiles its SQL
+    for _ in range(STACK_EPOCHS):
+        for name, way in ways.items():
+            start = time.perf_counter()
+            way()
+            times[name].append((time.perf_counter() - start) * 1000)
+    return statistics.median(times["stacked"]), statistics.median(times["one by one"])
 
 
 @contextmanager
