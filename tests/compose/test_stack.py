@@ -154,22 +154,29 @@ def container_of(job: dict) -> str:
 # -- the sweep, end to end ----------------------------------------------------------------------
 
 
-def test_up_runs_the_sweep_end_to_end(stack: Stack):
-    (migrate,) = stack.containers("migrate", running=False)
-    assert stack.exit_code(migrate) == 0, "the migration completed"
+@pytest.fixture
+def orchestrated(stack: Stack) -> str:
+    """The orchestrator's output once it exited: its sweep ended and the report was written
+    (what a test selected alone must wait for; run after the first, it is there)."""
     (orchestrator,) = stack.containers("orchestrator", running=False)
     wait_until(lambda: stack.exit_code(orchestrator) is not None, 600, "the orchestrator to exit")
     output = stack.compose("logs", "--no-color", "orchestrator").stdout
     assert stack.exit_code(orchestrator) == 0, output
+    return output
+
+
+def test_up_runs_the_sweep_end_to_end(stack: Stack, orchestrated: str):
+    (migrate,) = stack.containers("migrate", running=False)
+    assert stack.exit_code(migrate) == 0, "the migration completed"
     sweep = f"{stack.prefix}-stack"
-    assert f"sweep {sweep} (id 1) finished: {STACK_JOBS} succeeded" in output
+    assert f"sweep {sweep} (id 1) finished: {STACK_JOBS} succeeded" in orchestrated
     jobs = jobs_of(stack, sweep)
     assert len(jobs) == STACK_JOBS and {j["status"] for j in jobs} == {"succeeded"}
     assert_one_row_per_epoch(stack, sweep)
-    assert f"report: /app/reports/{sweep}/report.html" in output
+    assert f"report: /app/reports/{sweep}/report.html" in orchestrated
 
 
-def test_the_report_lands_in_reports_on_the_host_and_is_readable(stack: Stack):
+def test_the_report_lands_in_reports_on_the_host_and_is_readable(stack: Stack, orchestrated: str):
     folder = REPO / "reports" / f"{stack.prefix}-stack"
     html = (folder / "report.html").read_text()
     assert f"{stack.prefix}-stack" in html
@@ -243,7 +250,7 @@ def test_flower_serves_prometheus_metrics_without_login(stack: Stack):
 # -- the web view on its published port ---------------------------------------------------------
 
 
-def test_the_web_view_needs_its_login_and_shows_the_sweep(stack: Stack):
+def test_the_web_view_needs_its_login_and_shows_the_sweep(stack: Stack, orchestrated: str):
     sweep = f"{stack.prefix}-stack"
     assert published(stack, "WEB_PORT", "WEB_AUTH", "/", login=False)[0] == 401
     status, body = published(stack, "WEB_PORT", "WEB_AUTH", "/api/sweeps")
