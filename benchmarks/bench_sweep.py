@@ -20,6 +20,8 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,7 +94,10 @@ def run_sweep(env: dict[str, str], folder: Path, name: str, gradient: str) -> Sw
     )
 
 
-def through_queue(folder: Path) -> dict[str, SweepTimes]:
+@contextmanager
+def warm_worker(folder: Path) -> Iterator[dict[str, str]]:
+    """One `mnistgrid worker` (2 torch threads) on Redis and a SQLite file in `folder`, stacks
+    of up to 32, warmed by a one-job sweep; yields the environment its CLI runs in."""
     redis.Redis.from_url(REDIS_URL).flushdb()
     env = mnistgrid_env(
         database_url=f"sqlite:///{folder / 'sweep.db'}",
@@ -106,10 +111,15 @@ def through_queue(folder: Path) -> dict[str, SweepTimes]:
         warm = folder / "warm.toml"
         warm.write_text('name = "warm"\n[train]\nepochs = 1\n[grid]\nmodel = "linear"\n')
         assert run_cli(env, "submit", str(warm), "--wait").returncode == 0
-        return {g: run_sweep(env, folder, f"lrs-{g}", g) for g in ("autograd", "default")}
+        yield env
     finally:
         stop_process(worker)
         redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+def through_queue(folder: Path) -> dict[str, SweepTimes]:
+    with warm_worker(folder) as env:
+        return {g: run_sweep(env, folder, f"lrs-{g}", g) for g in ("autograd", "default")}
 
 
 def optuna_study(epochs: int) -> float:

@@ -23,12 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import redis
-
-from benchmarks.bench_sweep import EPOCHS, GRID, LRS, REDIS_URL
+from benchmarks.bench_sweep import EPOCHS, GRID, LRS, warm_worker
 from db.store import Store
-from mnistgrid.settings import load_settings
-from tests.integration.services import mnistgrid_env, run_cli, start_worker, stop_process
 
 HERE = Path(__file__).resolve().parents[1]
 # How often this benchmark reads the end of a sweep submitted without --wait (seconds).
@@ -78,30 +74,12 @@ def main() -> None:
     if args.against is not None:
         ways[f"submit --wait ({args.against.name})"] = args.against.resolve()
     results: dict[str, list[tuple[float, float]]] = {way: [] for way in ways}
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        redis.Redis.from_url(REDIS_URL).flushdb()
-        env = mnistgrid_env(
-            database_url=f"sqlite:///{folder / 'sweep.db'}",
-            broker_url=REDIS_URL,
-            data_dir=str(load_settings().data_dir),
-            reports_dir=str(folder / "reports"),
-            group_size="32",
-        )
-        worker = start_worker(env, "bench", folder / "worker.log", "--threads", "2")
-        try:
-            warm = folder / "warm.toml"
-            warm.write_text('name = "warm"\n[train]\nepochs = 1\n[grid]\nmodel = "linear"\n')
-            assert run_cli(env, "submit", str(warm), "--wait").returncode == 0
-            for i in range(args.rounds):
-                # Each way first in turn: a drifting machine favours none of them.
-                order = list(ways)[i % len(ways) :] + list(ways)[: i % len(ways)]
-                for n, way in enumerate(order):
-                    name = f"r{i}-{n}"
-                    results[way].append(sweep(env, folder, name, way, ways[way]))
-        finally:
-            stop_process(worker)
-            redis.Redis.from_url(REDIS_URL).flushdb()
+    with tempfile.TemporaryDirectory() as tmp, warm_worker(Path(tmp)) as env:
+        for i in range(args.rounds):
+            # Each way first in turn: a drifting machine favours none of them.
+            order = list(ways)[i % len(ways) :] + list(ways)[: i % len(ways)]
+            for n, way in enumerate(order):
+                results[way].append(sweep(env, Path(tmp), f"r{i}-{n}", way, ways[way]))
     report(results, args.rounds)
 
 

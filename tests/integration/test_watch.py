@@ -1,6 +1,6 @@
 """A watch draws a sweep's bars each time it has read the jobs, and once more at the end; not
-ten times a second on a timer of its own, which on the cores training the sweep cost the
-waiting CLI most of its CPU (docs/benchmarks.md, "A sweep end to end").
+ten times a second on a timer of its own: what a waiting CLI does, it takes from the cores that
+train the sweep (docs/benchmarks.md, "A wait that keeps off the training's cores").
 
     python -m pytest tests/integration/test_watch.py
 """
@@ -8,12 +8,10 @@ waiting CLI most of its CPU (docs/benchmarks.md, "A sweep end to end").
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import pytest
 from rich.console import Console
 
-from db.migrate import upgrade
 from db.store import Store
 from mnistgrid.spec import JobSpec
 from orchestrator.plan import new_job
@@ -26,15 +24,7 @@ WORKER = "cpu-1@host"
 READS = 4
 
 
-@pytest.fixture
-def store(tmp_path: Path):
-    url = f"sqlite:///{tmp_path / 'store.db'}"
-    upgrade(url)
-    with Store(url) as opened:
-        yield opened
-
-
-def test_a_watch_draws_the_bars_when_it_reads_the_jobs_and_at_the_end(store):
+def test_a_watch_draws_the_bars_when_it_reads_the_jobs_and_at_the_end(store: Store):
     specs = [JobSpec(model="linear", lr=lr) for lr in (0.1, 1.0)]
     sweep_id = store.create_sweep("watched", {}, "hash", [new_job(s) for s in specs]).sweep_id
     job_ids = [job.job_id for job in store.sweep_jobs(sweep_id)]
