@@ -95,7 +95,6 @@ def watch(
         while True:
             jobs = store.sweep_jobs(sweep_id)
             update(progress, overall, bars, jobs)
-            progress.refresh()
             for notice in unserved.notices(jobs):
                 progress.console.print(notice)
             if on_poll is not None:
@@ -103,7 +102,6 @@ def watch(
             status = wait_for_end(store, sweep_id, poll)
             if status in DONE:
                 update(progress, overall, bars, store.sweep_jobs(sweep_id))
-                progress.refresh()
                 return status
 
 
@@ -166,3 +164,4 @@ def update(
         )
     done = sum(j.status in TERMINAL_JOB_STATUSES for j in jobs)
     progress.update(overall, completed=done, status=f"{done}/{len(jobs)} jobs ended")
+    progress.refresh()  # the watch draws here only: rich's own refresh is off
