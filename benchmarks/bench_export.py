@@ -130,7 +130,7 @@ with Results(sys.argv[1]) as results:
 FLOORS = (
     ("imports alone: csv, jsonl", "import mnistgrid.cli.commands.results_work"),
     ("imports alone: parquet", "import mnistgrid.cli.commands.results_work, pyarrow.parquet"),
-    ("imports alone: pandas", "import mnistgrid.results, pandas"),
+    ("imports alone: pandas", "import mnistgrid.results.reader, pandas"),
 )
 
 

@@ -30,6 +30,7 @@ import redis
 import torch
 
 from benchmarks.bench_core import posts_loop
+from db.records import JobInfo
 from db.store import Store
 from mnistgrid.data.datasets import load_task
 from mnistgrid.settings import load_settings
@@ -81,8 +82,7 @@ def run_sweep(env: dict[str, str], folder: Path, name: str, gradient: str) -> Sw
     jobs = store.sweep_jobs(sweep.sweep_id)
     took = {job.params["gradient"] for job in jobs}
     assert took == {"manual" if gradient == "default" else gradient}, took
-    first = min(job.started_at for job in jobs if job.started_at)
-    last = max(job.finished_at for job in jobs if job.finished_at)
+    first, last = training_span(jobs)
     assert sweep.finished_at is not None and sweep.report_at is not None
     return SweepTimes(
         wall=wall,
@@ -92,6 +92,13 @@ def run_sweep(env: dict[str, str], folder: Path, name: str, gradient: str) -> Sw
         report=(sweep.report_at - sweep.finished_at).total_seconds(),
         noticed=wall - (sweep.report_at - began).total_seconds(),
     )
+
+
+def training_span(jobs: list[JobInfo]) -> tuple[datetime, datetime]:
+    """The first claim of a sweep's jobs and the last job's end, from the store."""
+    first = min(job.started_at for job in jobs if job.started_at)
+    last = max(job.finished_at for job in jobs if job.finished_at)
+    return first, last
 
 
 @contextmanager

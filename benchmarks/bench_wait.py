@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.bench_sweep import EPOCHS, GRID, LRS, warm_worker
+from benchmarks.bench_sweep import EPOCHS, GRID, LRS, training_span, warm_worker
 from db.store import Store
 
 HERE = Path(__file__).resolve().parents[1]
@@ -60,8 +60,7 @@ def sweep(
     else:
         cpu = cli(env, checkout, "submit", str(grid), "--wait")
     jobs = store.sweep_jobs(store.get_sweep(name).sweep_id)
-    first = min(job.started_at for job in jobs if job.started_at)
-    last = max(job.finished_at for job in jobs if job.finished_at)
+    first, last = training_span(jobs)
     return cpu, (last - first).total_seconds()
 
 

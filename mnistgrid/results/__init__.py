@@ -23,7 +23,28 @@ orchestrator (the store, the report's gather and summaries, so that every number
 report's).
 """
 
-from mnistgrid.results.reader import Results
-from mnistgrid.results.records import EpochRecord, JobRecord, SweepRecord
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mnistgrid.results.reader import Results
+    from mnistgrid.results.records import EpochRecord, JobRecord, SweepRecord
 
 __all__ = ["EpochRecord", "JobRecord", "Results", "SweepRecord"]
+
+# Loaded when first asked for (PEP 562): the CLI's `--help` reads formats.py from this package
+# and has no use for SQLAlchemy, which the reader brings.
+_HOMES = {
+    "Results": "reader",
+    "EpochRecord": "records",
+    "JobRecord": "records",
+    "SweepRecord": "records",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)

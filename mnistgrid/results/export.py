@@ -32,10 +32,10 @@ from typing import IO, Any
 from mnistgrid.errors import BadInput
 from mnistgrid.results.columns import EPOCH_COLUMNS, JOB_COLUMNS, Columns
 from mnistgrid.results.extras import require
+from mnistgrid.results.formats import FORMATS
 from mnistgrid.results.reader import Results
 from mnistgrid.results.records import EpochRecord, JobRecord
 
-FORMATS = ("csv", "jsonl", "parquet")
 TABLES = ("jobs", "epochs")
 
 

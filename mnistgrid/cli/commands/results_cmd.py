@@ -17,10 +17,7 @@ from pathlib import Path
 import click
 
 from mnistgrid.cli.collector import work_beside
-
-# mnistgrid.results.export.FORMATS, spelled again (tests/unit/test_cli.py checks they agree):
-# importing mnistgrid.results imports SQLAlchemy, which `--help` has no use for.
-FORMATS = ("csv", "jsonl", "parquet")
+from mnistgrid.results.formats import FORMATS
 
 database_option = click.option("--database-url", default=None, help="[env MNISTGRID_DATABASE_URL]")
 
