@@ -6,10 +6,12 @@
 For each backend: creating a 1,000-job sweep (median of 3); the median and 95th percentile of
 200 `record_epoch` calls (without and with a 200 kB checkpoint); a 32-job stack's epoch with
 the 31 kB checkpoint of a linear model each, as one `record_epochs` and as 32 `record_epoch`
-calls in turn (median of 30 each, and the ratio); then, with 1,000 jobs x 40
-epochs stored, `sweep_jobs` (the status query, 20 calls) and `sweep_epochs` (what the report
-reads, 5 calls). SQLite is a file in a temporary folder; PostgreSQL is a fresh database on the
-server, dropped at the end. Targets: an epoch write under 5 ms, the status query under 100 ms.
+calls in turn (median of 30 each, and the ratio); a stack's run info and end as one
+`set_run_infos` and one `finish_jobs`, and as 32 calls of each (the same); then, with 1,000
+jobs x 40 epochs stored, `sweep_jobs` (the status query, 20 calls) and `sweep_epochs` (what the
+report reads, 5 calls). SQLite is a file in a temporary folder; PostgreSQL is a fresh database
+on the server, dropped at the end. Targets: an epoch write under 5 ms, the status query under
+100 ms.
 Results: docs/benchmarks.md, section "Store".
 """
 
@@ -119,6 +121,7 @@ def bench(url: str) -> dict[str, str]:
         )
 
         stacked, one_by_one = stack_epochs(store)
+        ended, ended_one_by_one = stack_ends(store)
 
         fill_epochs(store, sweep.sweep_id, N_EPOCHS)
         jobs = store.sweep_jobs(sweep.sweep_id)
@@ -131,9 +134,47 @@ def bench(url: str) -> dict[str, str]:
         "record_epoch + 200 kB ckpt": "{:.2f} ms (p95 {:.1f})".format(*with_checkpoint),
         "a stack of 32's epoch, record_epochs": f"{stacked:.1f} ms",
         "... as 32 record_epoch calls": f"{one_by_one:.1f} ms ({one_by_one / stacked:.1f}x)",
+        "its run info and end, set_run_infos + finish_jobs": f"{ended:.1f} ms",
+        "... as 32 set_run_info + 32 finish_job": (
+            f"{ended_one_by_one:.1f} ms ({ended_one_by_one / ended:.1f}x)"
+        ),
         "sweep_jobs (status)": "{:.1f} ms (p95 {:.1f})".format(*status),
         "sweep_epochs (40,000 rows)": f"{report[0]:.0f} ms",
     }
+
+
+def stack_ends(store: Store) -> tuple[float, float]:
+    """Median ms of a 32-job stack's run info and end (`set_run_infos` before its first epoch,
+    `finish_jobs` after its last), and of the same as 32 `set_run_info` and 32 `finish_job`
+    calls: the two ways taking turns, each on a fresh stack with an epoch stored."""
+
+    def stack(round_: int, way: str) -> list[int]:
+        made = store.create_sweep(f"ends-{way}-{round_}", {}, way, new_jobs(STACK, way))
+        job_ids = [job.job_id for job in store.sweep_jobs(made.sweep_id)]
+        store.claim_jobs(job_ids, "bench", 60)
+        store.record_epochs("bench", [EpochWrite(j, row(1), STACK_CHECKPOINT) for j in job_ids])
+        return job_ids
+
+    def together(job_ids: list[int]) -> None:
+        store.set_run_infos("bench", {j: {"seed": j} for j in job_ids}, "cpu")
+        store.finish_jobs(job_ids, "succeeded", worker="bench")
+
+    def one_by_one(job_ids: list[int]) -> None:
+        for j in job_ids:
+            store.set_run_info(j, "bench", {"seed": j}, "cpu")
+        for j in job_ids:
+            store.finish_job(j, "succeeded", worker="bench")
+
+    ways: dict[str, Callable[[list[int]], None]] = {"together": together, "one by one": one_by_one}
+    times: dict[str, list[float]] = {way: [] for way in ways}
+    for round_ in range(-1, STACK_EPOCHS):  # round -1 untimed: the first call compiles its SQL
+        for name, way in ways.items():
+            job_ids = stack(round_, name)
+            start = time.perf_counter()
+            way(job_ids)
+            if round_ >= 0:
+                times[name].append((time.perf_counter() - start) * 1000)
+    return statistics.median(times["together"]), statistics.median(times["one by one"])
 
 
 def stack_epochs(store: Store) -> tuple[float, float]:

@@ -6,6 +6,7 @@ Private to db/: these work inside a session the store (db/store.py) opened.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Collection
 from typing import Any
 
@@ -17,23 +18,26 @@ from db.models import UNFINISHED_JOB_STATUSES, EpochModel, JobModel, SweepModel
 from db.queries import update_rows
 
 
-def job_summary(session: Session, job_id: int) -> dict[str, Any]:
-    """Final and best accuracy over every stored epoch (those before a resume included), and
-    the seconds they took: the columns an ended job keeps."""
+def job_summaries(session: Session, job_ids: Collection[int]) -> dict[int, dict[str, Any]]:
+    """Per job, final and best accuracy over every stored epoch (those before a resume
+    included), and the seconds they took: the columns an ended job keeps. One query for all
+    of them; a job without epochs has none."""
     rows = session.execute(
-        select(EpochModel.epoch, EpochModel.valid_acc, EpochModel.seconds)
-        .where(EpochModel.job_id == job_id, EpochModel.valid_acc.is_not(None))
-        .order_by(EpochModel.epoch)
+        select(EpochModel.job_id, EpochModel.epoch, EpochModel.valid_acc, EpochModel.seconds)
+        .where(EpochModel.job_id.in_(job_ids), EpochModel.valid_acc.is_not(None))
+        .order_by(EpochModel.job_id, EpochModel.epoch)
     ).all()
-    if not rows:
-        return {}
-    best = max(rows, key=lambda row: row.valid_acc)
-    return {
-        "final_acc": rows[-1].valid_acc,
-        "best_acc": best.valid_acc,
-        "best_epoch": best.epoch,
-        "train_seconds": sum(row.seconds for row in rows),
-    }
+    summaries = {}
+    for job_id, group in itertools.groupby(rows, key=lambda row: row.job_id):
+        epochs = list(group)
+        best = max(epochs, key=lambda row: row.valid_acc)
+        summaries[job_id] = {
+            "final_acc": epochs[-1].valid_acc,
+            "best_acc": best.valid_acc,
+            "best_epoch": best.epoch,
+            "train_seconds": sum(row.seconds for row in epochs),
+        }
+    return summaries
 
 
 def end_jobs(
@@ -46,6 +50,9 @@ def end_jobs(
 ) -> list[int]:
     """Move those of `job_ids` that match `holder` to `status`, each with its summary; returns
     the ended jobs' sweeps (with repeats)."""
+    if not job_ids:
+        return []
+    summaries = job_summaries(session, job_ids)
     sweeps = []
     for job_id in sorted(job_ids):
         sweep_id = session.scalar(
@@ -55,7 +62,7 @@ def end_jobs(
                 status=status,
                 finished_at=clock.now(),
                 lease_until=None,
-                **job_summary(session, job_id),
+                **summaries.get(job_id, {}),
                 **values,
             )
             .returning(JobModel.sweep_id)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
@@ -502,16 +502,41 @@ class Store:
         accuracy summed up from its stored epochs. Anyone else's call changes nothing (falsy
         result): a job ends once, by its holder. `sweep_finished` is True for the call that
         ended the sweep's last job."""
-        if status not in TERMINAL_JOB_STATUSES:
-            raise ValueError(f"finish_job status must be one of {TERMINAL_JOB_STATUSES}")
         with self._write() as session:
-            holder = leases.held_by(worker)
-            ended = endings.end_jobs(session, self._clock, [job_id], status, holder, error=error)
+            ended, sweeps_ended = self._end(session, [job_id], status, worker, error)
             if not ended:
                 find_job(session, job_id)
                 return Finished(applied=False, sweep_finished=False)
-            done, _ = rungs.settle_and_finish(session, self._clock, ended)
-            return Finished(True, bool(done), ended[0])
+            return Finished(True, bool(sweeps_ended), ended[0])
+
+    @_retrying
+    def finish_jobs(
+        self,
+        job_ids: Collection[int],
+        status: str,
+        *,
+        worker: str,
+        error: str | None = None,
+    ) -> list[int]:
+        """`finish_job` of a stack's members in one transaction (one commit, not one each);
+        jobs `worker` does not hold are left as they are. Returns the sweeps it ended."""
+        with self._write() as session:
+            return self._end(session, job_ids, status, worker, error)[1]
+
+    def _end(
+        self,
+        session: Session,
+        job_ids: Collection[int],
+        status: str,
+        worker: str,
+        error: str | None,
+    ) -> tuple[list[int], list[int]]:
+        """The ended jobs' sweeps (with repeats), and the sweeps whose last job this ended."""
+        if status not in TERMINAL_JOB_STATUSES:
+            raise ValueError(f"finish_job status must be one of {TERMINAL_JOB_STATUSES}")
+        holder = leases.held_by(worker)
+        ended = endings.end_jobs(session, self._clock, job_ids, status, holder, error=error)
+        return ended, rungs.settle_and_finish(session, self._clock, ended)[0]
 
     @_retrying
     def set_run_info(
@@ -520,14 +545,35 @@ class Store:
         """What a rerun needs (seed, data checksum, versions, device name), written only by the
         job's holder; False when `worker` does not hold it."""
         with self._write() as session:
-            result = session.execute(
+            written = self._write_run_infos(session, worker, {job_id: run_info}, device)
+            if not written:
+                find_job(session, job_id)
+            return written == 1
+
+    @_retrying
+    def set_run_infos(
+        self, worker: str, run_infos: Mapping[int, Mapping[str, Any]], device: str
+    ) -> int:
+        """`set_run_info` of a stack's members (job id -> run info) in one transaction; returns
+        how many `worker` held and were written."""
+        with self._write() as session:
+            return self._write_run_infos(session, worker, run_infos, device)
+
+    def _write_run_infos(
+        self,
+        session: Session,
+        worker: str,
+        run_infos: Mapping[int, Mapping[str, Any]],
+        device: str,
+    ) -> int:
+        written = 0
+        for job_id, run_info in run_infos.items():
+            written += session.execute(
                 update_rows(JobModel)
                 .where(JobModel.job_id == job_id, leases.held_by(worker))
                 .values(run_info=json_value(run_info, "run_info"), device=device)
-            )
-            if result.rowcount == 0:
-                find_job(session, job_id)
-            return result.rowcount == 1
+            ).rowcount
+        return written
 
     # -- epochs -----------------------------------------------------------------------------
 

@@ -189,10 +189,11 @@ class JobRunner:
             if is_transient(error):
                 raise
             raise SetUpFailed(f"{type(error).__name__}: {error}") from None
-        for claim, spec in zip(claims, specs, strict=True):
-            self.store.set_run_info(
-                claim.job_id, self.worker, run_info(spec, data, device), str(device)
-            )
+        self.store.set_run_infos(
+            self.worker,
+            {c.job_id: run_info(s, data, device) for c, s in zip(claims, specs, strict=True)},
+            str(device),
+        )
         start = [resume_state(c, s, data.n_classes) for c, s in zip(claims, specs, strict=True)]
         for claim, state in zip(claims, start, strict=True):
             log.info(
@@ -224,23 +225,19 @@ class JobRunner:
         return ShareCheck(queue_of(specs[0]), specs[0].epochs)
 
     def fail(self, claims: list[Claim], error: str, outcome: Outcome) -> None:
-        for claim in claims:
-            self.end(claim, "failed", outcome, error=error.strip())
+        self.end(claims, "failed", outcome, error=error.strip())
 
     def finish(self, claims: list[Claim], results: list[FitResult], outcome: Outcome) -> None:
-        interrupted = []
+        by_outcome: dict[str, list[Claim]] = {}
         for claim, result in zip(claims, results, strict=True):
-            if result.outcome in ("diverged", "stopped"):
-                continue  # ended when its epoch was recorded
-            if result.outcome == "interrupted":
-                interrupted.append(claim)
-            else:
-                self.end(claim, result.outcome, outcome)
+            by_outcome.setdefault(result.outcome, []).append(claim)
+        # Diverged and stopped members ended when their epoch was recorded.
+        self.end(by_outcome.get("succeeded", []), "succeeded", outcome)
+        interrupted = by_outcome.get("interrupted", [])
         if not interrupted:
             return
         if self.store.get_sweep(interrupted[0].sweep_id).status == "cancelled":
-            for claim in interrupted:
-                self.end(claim, "cancelled", outcome)
+            self.end(interrupted, "cancelled", outcome)
         else:  # shutting down, or a member was taken over: the rest go back to the queue
             self.hand_back(interrupted, outcome)
 
@@ -248,10 +245,14 @@ class JobRunner:
         """Jobs this worker still holds go back to the queue at no cost to their attempts."""
         outcome.handed_back += self.store.release_jobs([c.job_id for c in claims], self.worker)
 
-    def end(self, claim: Claim, status: str, outcome: Outcome, error: str | None = None) -> None:
-        done = self.store.finish_job(claim.job_id, status, worker=self.worker, error=error)
-        if done.sweep_finished and done.sweep_id is not None:
-            outcome.sweeps_ended.append(done.sweep_id)
+    def end(
+        self, claims: list[Claim], status: str, outcome: Outcome, error: str | None = None
+    ) -> None:
+        """End the claims' jobs together: a stack's members in one transaction."""
+        if claims:
+            outcome.sweeps_ended += self.store.finish_jobs(
+                [c.job_id for c in claims], status, worker=self.worker, error=error
+            )
 
 
 def stored_spec(claim: Claim) -> JobSpec:

@@ -70,12 +70,10 @@ class LeaseKeeper:
             f"time limit of {self.time_limit:g} s exceeded (train.time_limit in the grid "
             "file): the job was failed and its lease released"
         )
-        for job_id in self.job_ids:
-            try:
-                done = self.store.finish_job(job_id, "failed", worker=self.worker, error=error)
-            except Exception:  # noqa: BLE001 - its lease runs out instead; it is taken over
-                log.warning("could not fail job %s at its time limit", job_id, exc_info=True)
-                continue
-            if done.sweep_finished and done.sweep_id is not None:
-                self.sweeps_ended.append(done.sweep_id)
+        try:
+            self.sweeps_ended += self.store.finish_jobs(
+                self.job_ids, "failed", worker=self.worker, error=error
+            )
+        except Exception:  # noqa: BLE001 - their leases run out instead; they are taken over
+            log.warning("could not fail jobs %s at their time limit", self.job_ids, exc_info=True)
         log.error("jobs %s ran past their time limit of %g s", self.job_ids, self.time_limit)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import CheckConstraint, exc, inspect, text
+from sqlalchemy import CheckConstraint, event, exc, inspect, text
 
 from db import epochs as db_epochs
 from db import leases as db_leases
@@ -726,6 +726,42 @@ def test_sweep_finishes_with_its_last_job(store: Store) -> None:
         "cancelled": 0,
     }
     assert store.mark_sweep_running(sweep_id) is False
+
+
+def test_a_stacks_members_end_together_and_only_the_holders(store: Store) -> None:
+    """`finish_jobs` and `set_run_infos`: a stack's members in one transaction each, the held
+    ones only; the sweep ends with the call that ends its last job, once."""
+    sweep_id, (a, b, c, d) = new_sweep(store, n_jobs=4)
+    store.claim_jobs([a, b, c], "w1", 60)
+    store.claim_jobs([d], "w2", 60)
+    commits: list[object] = []
+    count = commits.append
+    event.listen(store.engine, "commit", count)
+    written = store.set_run_infos("w1", {a: {"seed": 1}, b: {"seed": 2}, d: {"seed": 4}}, "cpu")
+    assert (written, len(commits)) == (2, 1)
+    assert [store.get_job(j).run_info for j in (a, b, d)] == [{"seed": 1}, {"seed": 2}, None]
+    for job_id, acc in ((a, 0.9), (b, 0.8)):
+        store.record_epoch(job_id, "w1", EpochRow(1, 0.2, 0.3, acc, [acc] * 10, 1.0))
+
+    commits.clear()
+    assert store.finish_jobs([a, b, d], "succeeded", worker="w1") == []
+    assert len(commits) == 1
+    event.remove(store.engine, "commit", count)
+    assert [store.get_job(j).status for j in (a, b, c, d)] == [
+        "succeeded",
+        "succeeded",
+        "running",
+        "running",
+    ]
+    assert (store.get_job(a).best_acc, store.get_job(b).best_acc) == (0.9, 0.8)
+    with pytest.raises(ValueError):
+        store.finish_jobs([c], "queued", worker="w1")
+    assert store.get_job(c).status == "running"
+
+    assert store.finish_jobs([d], "failed", worker="w2", error="no data") == []
+    assert store.finish_jobs([c], "failed", worker="w1", error="no data") == [sweep_id]
+    assert store.finish_jobs([c], "failed", worker="w1") == []
+    assert (store.get_job(c).error, store.get_sweep(sweep_id).status) == ("no data", "finished")
 
 
 def test_resume_leaves_a_stopped_job_stopped(store: Store) -> None:
