@@ -14,8 +14,9 @@ frozen records and as pandas DataFrames; `mnistgrid export` and `mnistgrid compa
 
 reader.py opens the store and turns its records into this package's (records.py); frames.py
 makes DataFrames of them (pandas, an optional extra, imported when asked for); export.py writes
-them as CSV, JSONL or parquet (pyarrow, an optional extra) a page at a time; compare.py sets
-sweeps side by side per model family. docs/results.md shows a session on the seeds sweep.
+them as CSV, JSONL or parquet (pyarrow, an optional extra; formats.py names them) a page at a
+time; compare.py sets sweeps side by side per model family. docs/results.md shows a session on
+the seeds sweep.
 
 It reads through the store's own methods (db/store.py), never SQL of its own, and writes
 nothing. May import: everything below the web view but the worker runtime and the
