@@ -533,7 +533,9 @@ class Store:
     ) -> tuple[list[int], list[int]]:
         """The ended jobs' sweeps (with repeats), and the sweeps whose last job this ended."""
         if status not in TERMINAL_JOB_STATUSES:
-            raise ValueError(f"finish_job status must be one of {TERMINAL_JOB_STATUSES}")
+            raise ValueError(
+                f"a job's end status must be one of {TERMINAL_JOB_STATUSES}, not {status!r}"
+            )
         holder = leases.held_by(worker)
         ended = endings.end_jobs(session, self._clock, job_ids, status, holder, error=error)
         return ended, rungs.settle_and_finish(session, self._clock, ended)[0]
