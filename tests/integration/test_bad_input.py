@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from db.migrate import upgrade
+from db.store import Store
 from tests.integration.services import mnistgrid_env, private_redis_db, run_cli
 
 pytestmark = pytest.mark.integration
@@ -104,16 +106,22 @@ def test_reading_a_database_that_is_not_there_creates_none(tmp_path, redis_url, 
     assert_untouched(db_file, redis_url)
 
 
-def test_an_unreachable_broker_writes_nothing(tmp_path):
+@pytest.mark.parametrize("database", ["none yet", "in use"])
+def test_an_unreachable_broker_writes_nothing(tmp_path, database):
     grid = tmp_path / "ok.toml"
     grid.write_text('[grid]\nmodel = "baseline"\n')
     db_file = tmp_path / "store.db"
-    env = mnistgrid_env(database_url=f"sqlite:///{db_file}", broker_url="redis://127.0.0.1:1/0")
+    url = f"sqlite:///{db_file}"
+    if database == "in use":
+        upgrade(url)
+    env = mnistgrid_env(database_url=url, broker_url="redis://127.0.0.1:1/0")
     done = run_cli(env, "submit", str(grid))
     assert done.returncode == 1 and "cannot reach the broker" in done.stderr
-    from db.store import Store
-
-    assert Store(f"sqlite:///{db_file}").list_sweeps() == []
+    if database == "none yet":
+        assert not db_file.exists(), "the database was created"
+    else:
+        with Store(url) as store:
+            assert store.list_sweeps() == []
 
 
 BIG = "99999999999999999999999"

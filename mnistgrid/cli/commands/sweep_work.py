@@ -115,8 +115,10 @@ def submit(
     grid = load_grid(grid_file)
     name = sweep_name(grid, name)
     jobs = plan_sweep(grid, settings)  # every grid error stops here, before any connection
+    app = make_celery(settings)
+    check_broker(app)  # before the store, whose opening creates and migrates the database
     store = Store(settings.database_url)
-    done = submit_grid(grid, jobs, name, new, store, make_celery(settings))
+    done = submit_grid(grid, jobs, name, new, store, app)
     verb = "submitted" if done.created else "already submitted"
     click.echo(
         f"sweep {done.name} {verb}: id {done.sweep_id}, {done.n_jobs} jobs, "
