@@ -67,16 +67,23 @@ def renew(
     """Renew `worker`'s leases on those of `job_ids` it holds; {job_id: its sweep's status}."""
     if not job_ids:
         return {}
-    sweep_status = (
-        select(SweepModel.status).where(SweepModel.sweep_id == JobModel.sweep_id).scalar_subquery()
-    )
+    # The sweeps' statuses are read apart: SQLAlchemy writes SQLite's RETURNING without table
+    # names, so a subquery there on sweeps.sweep_id = jobs.sweep_id compared the column with
+    # itself and gave every job the first sweep's status.
     held = session.execute(
         update_rows(JobModel)
         .where(JobModel.job_id.in_(sorted(job_ids)), held_by(worker))
         .values(**lease_values(clock, lease_seconds))
-        .returning(JobModel.job_id, sweep_status)
+        .returning(JobModel.job_id, JobModel.sweep_id)
     ).all()
-    return {job_id: status for job_id, status in held}
+    status_of = dict(
+        session.execute(
+            select(SweepModel.sweep_id, SweepModel.status).where(
+                SweepModel.sweep_id.in_({sweep_id for _, sweep_id in held})
+            )
+        ).all()
+    )
+    return {job_id: status_of[sweep_id] for job_id, sweep_id in held}
 
 
 def release(

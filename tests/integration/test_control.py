@@ -34,10 +34,13 @@ def env(tmp_path, mnist_dir):
 
 
 def test_cancel_stops_at_an_epoch_boundary_and_resume_runs_only_the_rest(env, tmp_path):
+    earlier = tmp_path / "earlier.toml"  # the cancelled sweep is not the database's first
+    earlier.write_text('name = "earlier"\n[grid]\nmodel = "baseline"\n')
     grid = tmp_path / "long.toml"
     grid.write_text(LONG_GRID)
     store = Store(env["MNISTGRID_DATABASE_URL"])
     with workers(env, tmp_path):
+        assert run_cli(env, "submit", str(earlier), "--wait").returncode == 0
         assert run_cli(env, "submit", str(grid)).returncode == 0
         sweep_id = store.get_sweep("long").sweep_id
 

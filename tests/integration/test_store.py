@@ -545,6 +545,23 @@ def test_a_stack_records_in_one_call(store: Store) -> None:
     assert not store.record_epochs("w1", writes[::2]).keep_training
 
 
+def test_cancelling_one_sweep_stops_its_jobs_and_no_others(store: Store) -> None:
+    """Each job's epoch write and lease renewal see its own sweep's status, whichever sweep
+    is first in the table (on SQLite, RETURNING once compared sweeps.sweep_id with itself)."""
+    first, (a,) = new_sweep(store, 1, "first")
+    second, (b,) = new_sweep(store, 1, "second")
+    third, (c,) = new_sweep(store, 1, "third")
+    store.claim_jobs([a, b, c], "w1", 60)
+    store.cancel_sweep(second)
+    assert not store.record_epochs("w1", [EpochWrite(b, epoch(1), b"b1")]).keep_training
+    for job_id in (a, c):
+        assert store.record_epochs("w1", [EpochWrite(job_id, epoch(1), None)]).keep_training
+    assert store.renew_leases([a, b, c], "w1") == {a, c}
+    store.cancel_sweep(first)
+    assert store.record_epochs("w1", [EpochWrite(c, epoch(2), None)]).keep_training
+    assert store.renew_leases([a, b, c], "w1") == {c}
+
+
 def test_a_stack_records_an_epoch_again_over_the_first(store: Store) -> None:
     """A stack that trains an epoch again (resumed from the checkpoint before it) replaces each
     member's row and checkpoint of that epoch, and stamps them anew."""
