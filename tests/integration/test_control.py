@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import signal
+
 import pytest
+import redis
 
 from db.store import Store
 from tests.integration.services import (
+    cli_running,
     run_cli,
     sqlite_env,
     wait_until,
@@ -72,6 +76,21 @@ def test_cancel_stops_at_an_epoch_boundary_and_resume_runs_only_the_rest(env, tm
         assert [e.epoch for e in rows] == list(range(1, 61))
         # Stopped mid-run: started twice. Cancelled while still queued: started once.
         assert job.attempts == (2 if stopped_at[job.job_id] else 1)
+
+
+def test_stopping_the_wait_leaves_the_sweep_going_and_says_how_to_follow_it(env, tmp_path):
+    grid = tmp_path / "long.toml"
+    grid.write_text(LONG_GRID)
+    with cli_running(env, "submit", str(grid), "--wait") as (waiting, lines):
+        wait_until(lambda: any("submitted" in line for line in lines), 60, "the sweep written")
+        waiting.send_signal(signal.SIGINT)  # Ctrl-C
+        assert waiting.wait(timeout=30) == 130
+    output = "".join(lines)
+    assert "stopped waiting; sweep long goes on without it: `mnistgrid watch long`" in output
+    assert "Traceback" not in output
+    store = Store(env["MNISTGRID_DATABASE_URL"])
+    assert store.get_sweep("long").status == "queued"
+    assert redis.Redis.from_url(env["MNISTGRID_BROKER_URL"]).llen("cpu") == 4  # still queued
 
 
 def test_rerun_trains_a_stored_job_again(env, tmp_path):

@@ -41,6 +41,21 @@ def console() -> Console:
 
 
 def wait_for(store: Store, settings: Settings, sweep_id: int) -> None:
+    """`follow` the sweep. A user who stops the wait (Ctrl-C) is told how to follow it again,
+    and the exit is 130: the sweep goes on without them."""
+    try:
+        follow(store, settings, sweep_id)
+    except KeyboardInterrupt:
+        ref = store.get_sweep(sweep_id).ref
+        click.echo(
+            f"\nstopped waiting; sweep {ref} goes on without it: `mnistgrid watch {ref}` "
+            f"follows it again, `mnistgrid cancel {ref}` stops it",
+            err=True,
+        )
+        sys.exit(130)
+
+
+def follow(store: Store, settings: Settings, sweep_id: int) -> None:
     """Watch until the sweep ends, healing it meanwhile; then wait for its report. Exit
     non-zero when any of its jobs failed, it was cancelled, or its report failed."""
     reconciler = Reconciler(
