@@ -54,6 +54,9 @@ def test_cancel_stops_at_an_epoch_boundary_and_resume_runs_only_the_rest(env, tm
         wait_until(some_epochs_done, 120, "a job to finish two epochs")
         cancelled = run_cli(env, "cancel", "long")
         assert cancelled.returncode == 0, cancelled.stderr
+        assert "running stop at their next epoch; `mnistgrid resume long`" in cancelled.stdout
+        ended = run_cli(env, "cancel", "earlier")
+        assert ended.stdout == "sweep earlier has finished: nothing to cancel\n", ended.stderr
         wait_until(
             lambda: all(j.status == "cancelled" for j in store.sweep_jobs(sweep_id)),
             60,
@@ -71,6 +74,7 @@ def test_cancel_stops_at_an_epoch_boundary_and_resume_runs_only_the_rest(env, tm
     jobs = store.sweep_jobs(sweep_id)
     assert {j.status for j in jobs} == {"succeeded"}
     assert store.get_sweep(sweep_id).status == "finished"
+    assert store.get_sweep("earlier").status == "finished"
     for job in jobs:
         rows = store.epochs(job.job_id)
         assert [e.epoch for e in rows] == list(range(1, 61))

@@ -170,8 +170,20 @@ def sweeps(services: dict[str, object]) -> None:
 def cancel(sweep: str, services: dict[str, object]) -> None:
     store = existing_store(settings_from(**services))
     info = store.get_sweep(sweep)
-    n = store.cancel_sweep(info.sweep_id)
-    click.echo(f"sweep {info.name} cancelled ({n} jobs will not finish)")
+    waiting = store.cancel_sweep(info.sweep_id)
+    after = store.get_sweep(info.sweep_id)  # a finished sweep stays finished
+    if after.status != "cancelled":
+        click.echo(f"sweep {after.name} has {after.status}: nothing to cancel")
+        return
+    running = after.counts.get("running", 0)
+    click.echo(
+        f"sweep {after.name} cancelled: {jobs(waiting)} waiting will not run, {jobs(running)} "
+        f"running stop at their next epoch; `mnistgrid resume {after.ref}` runs what is left"
+    )
+
+
+def jobs(n: int) -> str:
+    return f"{n} job" if n == 1 else f"{n} jobs"
 
 
 def resume(sweep: str, wait: bool, services: dict[str, object]) -> None:
