@@ -191,7 +191,11 @@ def resume(sweep: str, wait: bool, services: dict[str, object]) -> None:
     store = existing_store(settings)
     info = store.get_sweep(sweep)
     n_tasks = requeue(store, settings, info.sweep_id)
-    click.echo(f"sweep {info.name}: {n_tasks} tasks queued again")
+    if n_tasks:
+        click.echo(f"sweep {info.name}: {n_tasks} tasks queued again")
+    else:
+        status = store.get_sweep(info.sweep_id).status  # running: every job on a live lease
+        click.echo(f"sweep {info.name} is {status}: nothing to queue again")
     if wait:
         wait_for(store, settings, info.sweep_id)
 
