@@ -54,7 +54,8 @@ def test_cancel_stops_at_an_epoch_boundary_and_resume_runs_only_the_rest(env, tm
         wait_until(some_epochs_done, 120, "a job to finish two epochs")
         cancelled = run_cli(env, "cancel", "long")
         assert cancelled.returncode == 0, cancelled.stderr
-        assert "running stop at their next epoch; `mnistgrid resume long`" in cancelled.stdout
+        assert "stopping at their next epoch: " in cancelled.stdout
+        assert "`mnistgrid resume long` runs what is left" in cancelled.stdout
         ended = run_cli(env, "cancel", "earlier")
         assert ended.stdout == "sweep earlier has finished: nothing to cancel\n", ended.stderr
         wait_until(

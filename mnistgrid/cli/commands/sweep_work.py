@@ -177,13 +177,10 @@ def cancel(sweep: str, services: dict[str, object]) -> None:
         return
     running = after.counts.get("running", 0)
     click.echo(
-        f"sweep {after.name} cancelled: {jobs(waiting)} waiting will not run, {jobs(running)} "
-        f"running stop at their next epoch; `mnistgrid resume {after.ref}` runs what is left"
+        f"sweep {after.name} cancelled (waiting jobs cancelled: {waiting}; running jobs, "
+        f"stopping at their next epoch: {running}); `mnistgrid resume {after.ref}` runs what "
+        "is left"
     )
-
-
-def jobs(n: int) -> str:
-    return f"{n} job" if n == 1 else f"{n} jobs"
 
 
 def resume(sweep: str, wait: bool, services: dict[str, object]) -> None:
