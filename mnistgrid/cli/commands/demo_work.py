@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from db.records import NewJob, SweepInfo
 from db.store import Store
 from mnistgrid.cli.commands.sweep_work import await_report, console, requeue
 from mnistgrid.cli.commands.worker_work import worker_argv
@@ -24,9 +25,9 @@ from mnistgrid.queue.reconcile import Reconciler
 from mnistgrid.report import ReportPaths, report_paths
 from mnistgrid.report.write import write_report
 from mnistgrid.settings import Settings, load_settings
-from orchestrator.grid import load_grid
+from orchestrator.grid import Grid, load_grid
 from orchestrator.progress import watch
-from orchestrator.submit import plan_sweep, submit_grid
+from orchestrator.submit import Submitted, plan_sweep, submit_grid
 from orchestrator.tables import jobs_table
 
 
@@ -68,6 +69,28 @@ def demo(folder: Path, grid_file: Path, n_workers: int, data_dir: Path | None) -
     jobs = plan_sweep(grid, settings)
     folder.mkdir(parents=True, exist_ok=True)
     store = Store(settings.database_url)  # a new SQLite file is migrated here
+    try:
+        done, sweep = trained(store, settings, grid, jobs, n_workers)
+    except KeyboardInterrupt:
+        click.echo(
+            f"\ndemo stopped; what it trained is kept in {folder}: the same command again "
+            "goes on from there",
+            err=True,
+        )
+        sys.exit(130)
+    paths = report_paths(settings.reports_dir, done.name, done.sweep_id)
+    if sweep.report_status != "written":  # a worker failed to write it, or an earlier demo
+        write_report(store, done.sweep_id, settings.reports_dir, load_data=task_loader(settings))
+    table = jobs_table(f"sweep {done.name}", store.sweep_jobs(done.sweep_id))
+    console().print(table)
+    print_where(paths, done.sweep_id, folder)
+
+
+def trained(
+    store: Store, settings: Settings, grid: Grid, jobs: list[NewJob], n_workers: int
+) -> tuple[Submitted, SweepInfo]:
+    """The grid's sweep trained by `n_workers` local workers, stopped whatever happens, and
+    the sweep once its report is written (or failed, or waited for long enough)."""
     app = make_celery(settings)
     workers = start_workers(settings, n_workers)
     try:
@@ -79,14 +102,9 @@ def demo(folder: Path, grid_file: Path, n_workers: int, data_dir: Path | None) -
         sweep = await_report(
             store, store.get_sweep(done.sweep_id), lambda: reconciler(done.sweep_id)
         )
+        return done, sweep
     finally:
         stop(workers)
-    paths = report_paths(settings.reports_dir, done.name, done.sweep_id)
-    if sweep.report_status != "written":  # a worker failed to write it, or an earlier demo
-        write_report(store, done.sweep_id, settings.reports_dir, load_data=task_loader(settings))
-    table = jobs_table(f"sweep {done.name}", store.sweep_jobs(done.sweep_id))
-    console().print(table)
-    print_where(paths, done.sweep_id, folder)
 
 
 def print_where(paths: ReportPaths, sweep_id: int, folder: Path) -> None:
