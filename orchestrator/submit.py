@@ -12,7 +12,7 @@ from celery import Celery
 from db.records import NewJob
 from db.store import Store
 from mnistgrid.errors import BadInput
-from mnistgrid.queue.publish import check_broker, queue_jobs
+from mnistgrid.queue.publish import queue_jobs
 from mnistgrid.settings import Settings
 from mnistgrid.spec import sweep_name_problem
 from orchestrator.grid import Grid
@@ -53,9 +53,9 @@ def submit_grid(
     grid: Grid, jobs: list[NewJob], name: str | None, new: bool, store: Store, app: Celery
 ) -> Submitted:
     """Write the sweep and its jobs in one transaction, then queue them (unless this grid was
-    already submitted under this name)."""
+    already submitted under this name). The caller checks the broker (`check_broker`) before
+    it opens `store`, whose opening may create and migrate the database."""
     name = sweep_name(grid, name)
-    check_broker(app)
     grid_json = grid.spec.model_dump(mode="json")
     sweep = store.create_sweep(name, grid_json, grid.hash(), jobs, new=new)
     if not sweep.created:
